@@ -1,0 +1,51 @@
+# kafka-watchdog: everything a newcomer needs, installed from this repo's own files.
+#   make demo   the watchdog against a real local ZooKeeper-mode cluster (started for you)
+#   make test   the whole suite: lint, types, unit and integration tests on real clusters
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv kafka demo test lint unit integration clean reap
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+# Re-installed whenever pyproject.toml changes.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(STAMP)
+
+# Kafka 3.9 (ZooKeeper mode) and 4.x (KRaft) jars from Maven Central, cached outside the repo.
+kafka: venv
+	$(BIN)/python -m testcluster fetch
+
+demo: venv kafka
+	$(BIN)/python -m testcluster demo
+
+lint: venv
+	$(BIN)/ruff check watchdog testcluster tests bench
+	$(BIN)/ruff format --check watchdog testcluster tests bench
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest tests/unit -q
+
+integration: venv kafka
+	$(BIN)/pytest tests/integration -m integration -v
+
+test: venv kafka lint
+	$(BIN)/pytest tests/unit -q
+	$(BIN)/pytest tests/integration -m integration -v
+
+# Kill JVMs a crashed test run may have left behind.
+reap: venv
+	$(BIN)/python -m testcluster reap
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

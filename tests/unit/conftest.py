@@ -1,0 +1,25 @@
+"""Unit tests are pure: any attempt to open a network socket fails the test.
+
+Unix sockets stay allowed because asyncio's event loop wakes itself up through a socketpair.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+import pytest_socket
+
+from watchdog.config import secrets
+
+
+@pytest.fixture(autouse=True)
+def _no_network() -> Iterator[None]:
+    pytest_socket.disable_socket(allow_unix_socket=True)
+    yield
+    pytest_socket.enable_socket()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets() -> Iterator[None]:
+    secrets.clear()
+    yield
+    secrets.clear()

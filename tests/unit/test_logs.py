@@ -1,0 +1,58 @@
+"""Logs: one line per event, extra fields kept, secrets never printed."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from watchdog.config import load_config_text, secrets
+from watchdog.logs import setup_logging
+
+
+@pytest.fixture
+def stream() -> io.StringIO:
+    return io.StringIO()
+
+
+def test_01_text_lines_carry_extra_fields(stream: io.StringIO) -> None:
+    setup_logging("text", "info", stream)
+    logging.getLogger("t").warning("broker gone", extra={"kafka_cluster": "prod", "broker": 2})
+    line = stream.getvalue().strip()
+    assert "WARNING t: broker gone kafka_cluster=prod broker=2" in line
+    assert "\n" not in line
+
+
+def test_02_json_lines_parse_and_carry_fields(stream: io.StringIO) -> None:
+    setup_logging("json", "info", stream)
+    logging.getLogger("t").info("isr shrink", extra={"kafka_cluster": "prod", "topic": "a b"})
+    doc = json.loads(stream.getvalue())
+    assert doc["msg"] == "isr shrink" and doc["level"] == "info"
+    assert doc["kafka_cluster"] == "prod" and doc["topic"] == "a b"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_03_secrets_from_config_are_scrubbed_everywhere(fmt: str, stream: io.StringIO) -> None:
+    load_config_text(
+        "clusters:\n  - name: p\n    bootstrap_servers: a:1\n"
+        "    kafka_client: {sasl.password: 'pa55-word-x'}\n",
+        environ={},
+    )
+    setup_logging(fmt, "debug", stream)
+    log = logging.getLogger("t")
+    log.error("auth failed with pa55-word-x", extra={"conf": "sasl.password=pa55-word-x"})
+    try:
+        raise RuntimeError("boom pa55-word-x")
+    except RuntimeError:
+        log.exception("crash")
+    out = stream.getvalue()
+    assert "pa55-word-x" not in out
+    assert out.count(secrets.MASK) >= 3
+
+
+def test_04_levels_filter(stream: io.StringIO) -> None:
+    setup_logging("text", "warning", stream)
+    logging.getLogger("t").info("hidden")
+    assert stream.getvalue() == ""

@@ -1,0 +1,1 @@
+"""Wiring: per-cluster collection loops and the daemon's lifecycle."""

@@ -1,0 +1,59 @@
+"""One-shot connectivity check of every configured cluster (`validate-config --connect`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from watchdog.config.schema import ClusterConfig, WatchdogConfig
+from watchdog.sources.admin import AdminSource, SourceError
+from watchdog.sources.zookeeper import ZooKeeperSource
+
+
+async def probe_cluster(cluster: ClusterConfig, request_timeout: float) -> list[str]:
+    """Returns the problems found (empty when the cluster is fully reachable)."""
+    problems: list[str] = []
+    admin = AdminSource(cluster, request_timeout)
+    cluster_id = None
+    try:
+        admin.start()
+        snap = await admin.fetch_metadata()
+        cluster_id = snap.cluster_id
+        print(
+            f"cluster {cluster.name!r}: Admin API OK: cluster id {snap.cluster_id}, "
+            f"{len(snap.brokers)} brokers, controller {snap.controller_id}, "
+            f"{len(snap.topics)} topics"
+        )
+    except SourceError as exc:
+        problems.append(str(exc))
+    finally:
+        await admin.close()
+    if cluster.zookeeper is not None:
+        zk = ZooKeeperSource(cluster, lambda state: None)
+        try:
+            await zk.start()
+            zk_id = await zk.cluster_id()
+            if cluster_id and zk_id and zk_id != cluster_id:
+                problems.append(
+                    f"ZooKeeper {cluster.zookeeper.connect} holds cluster id {zk_id} but the "
+                    f"brokers at bootstrap_servers report {cluster_id}: zookeeper.connect points "
+                    "at another cluster"
+                )
+            else:
+                print(f"cluster {cluster.name!r}: ZooKeeper OK: {cluster.zookeeper.connect}")
+        except SourceError as exc:
+            problems.append(str(exc))
+        finally:
+            await zk.close()
+    return problems
+
+
+async def probe_all(config: WatchdogConfig) -> int:
+    results = await asyncio.gather(
+        *(probe_cluster(c, config.collection.request_timeout) for c in config.clusters)
+    )
+    failures = 0
+    for problems in results:
+        for problem in problems:
+            failures += 1
+            print(f"error: {problem}")
+    return failures

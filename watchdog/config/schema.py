@@ -1,0 +1,250 @@
+"""The config file's shape. Every model forbids unknown keys so that typos are errors.
+
+Field descriptions double as documentation: docs/reference-config.yaml is checked against
+these models by a unit test, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+)
+
+from watchdog.config.durations import Duration
+
+DEFAULT_PORT = 10308
+"""The 9100-9999 block of Prometheus' default port allocations is exhausted (9308 is
+kafka_exporter's); new exporters are allocated above it. See docs/configuration.md."""
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _split_list(value: object) -> object:
+    """Accept "a:9092,b:9092" as well as a YAML list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _host_port(value: str, what: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{what} {value!r} must be host:port with a port between 1 and 65535")
+    return value
+
+
+class NameFilter(StrictModel):
+    """Regexes matched against the whole name (re.fullmatch)."""
+
+    include: list[re.Pattern[str]] = Field(
+        default_factory=lambda: [re.compile(".*")],
+        description="Names to watch: a name is watched if it fully matches one of these.",
+    )
+    exclude: list[re.Pattern[str]] = Field(
+        default_factory=list,
+        description="Names to ignore even when included.",
+    )
+
+    def allows(self, name: str) -> bool:
+        return any(p.fullmatch(name) for p in self.include) and not any(
+            p.fullmatch(name) for p in self.exclude
+        )
+
+
+class ServerConfig(StrictModel):
+    listen: str = Field(
+        default=f"0.0.0.0:{DEFAULT_PORT}",
+        description="Address of the HTTP server (/metrics, /healthz, /readyz).",
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        return _host_port(value, "listen address")
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class LogConfig(StrictModel):
+    format: Literal["text", "json"] = Field(
+        default="text", description="text for people, json for log pipelines."
+    )
+    level: Literal["debug", "info", "warning", "error"] = Field(default="info")
+
+
+class CollectionConfig(StrictModel):
+    metadata_interval: Duration = Field(
+        default=10.0, ge=1.0, description="How often brokers, topics, partitions are read."
+    )
+    offsets_interval: Duration = Field(
+        default=10.0, ge=1.0, description="How often log offsets and group offsets are read."
+    )
+    configs_interval: Duration = Field(
+        default=60.0, ge=5.0, description="How often topic and broker configs are read."
+    )
+    request_timeout: Duration = Field(
+        default=10.0, gt=0.0, le=300.0, description="Timeout of one Admin API request."
+    )
+    stale_after: Duration | None = Field(
+        default=None,
+        gt=0.0,
+        description="A cluster's view older than this makes /readyz fail and "
+        "kafka_watchdog_up 0. Default: three metadata intervals plus the request timeout.",
+    )
+    max_concurrent_requests: int = Field(
+        default=8, ge=1, le=256, description="Admin API requests in flight per cluster."
+    )
+
+    @property
+    def effective_stale_after(self) -> float:
+        if self.stale_after is not None:
+            return self.stale_after
+        return 3 * self.metadata_interval + self.request_timeout
+
+
+class ZooKeeperTls(StrictModel):
+    ca: str | None = Field(default=None, description="CA bundle (PEM) to verify servers.")
+    certfile: str | None = Field(default=None, description="Client certificate (PEM).")
+    keyfile: str | None = Field(default=None, description="Client key (PEM).")
+    keyfile_password: SecretStr | None = Field(default=None, description="Secret.")
+    verify_certs: bool = True
+    check_hostname: bool = Field(
+        default=True, description="kazoo's own default is false; ours is true."
+    )
+
+
+class ZooKeeperSasl(StrictModel):
+    mechanism: Literal["DIGEST-MD5", "GSSAPI"] = "DIGEST-MD5"
+    username: str | None = None
+    password: SecretStr | None = Field(default=None, description="Secret.")
+    service: str = "zookeeper"
+    principal: str | None = Field(default=None, description="GSSAPI principal.")
+
+
+_CHROOT = re.compile(r"^(/[^/\s]+)+$")
+
+
+class ZooKeeperConfig(StrictModel):
+    connect: str = Field(
+        description="host:port[,host:port...][/chroot], exactly as the brokers' "
+        "zookeeper.connect (the chroot matters)."
+    )
+    session_timeout: Duration = Field(default=10.0, ge=1.0, le=120.0)
+    connect_timeout: Duration = Field(default=10.0, gt=0.0, le=120.0)
+    tls: ZooKeeperTls | None = None
+    sasl: ZooKeeperSasl | None = None
+
+    @field_validator("connect")
+    @classmethod
+    def _check_connect(cls, value: str) -> str:
+        hosts, slash, chroot = value.partition("/")
+        for host in hosts.split(","):
+            _host_port(host.strip(), "ZooKeeper server")
+        if slash and not _CHROOT.match("/" + chroot):
+            raise ValueError(f"chroot {'/' + chroot!r} must look like /kafka or /a/b")
+        return value
+
+    @property
+    def hosts(self) -> str:
+        return self.connect.partition("/")[0]
+
+    @property
+    def chroot(self) -> str:
+        _, slash, chroot = self.connect.partition("/")
+        return "/" + chroot if slash else ""
+
+
+# librdkafka property names: dotted lower-case words (a few contain underscores).
+_RDKAFKA_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
+# Set by the watchdog itself: users must not override them through kafka_client.
+_RESERVED_CLIENT_KEYS = {"bootstrap.servers", "client.id", "error_cb", "stats_cb", "oauth_cb"}
+_SENSITIVE = re.compile(r"password|secret|token|credential|ssl\.key\.pem|sasl\.oauthbearer\.config")
+
+
+def is_sensitive_key(key: str) -> bool:
+    """Whether a client property holds a secret (its value is never printed)."""
+    return bool(_SENSITIVE.search(key.lower()))
+
+
+ClientValue = str | int | float | bool
+
+
+class ClusterConfig(StrictModel):
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+        description="Label value kafka_cluster in every metric and alert.",
+    )
+    bootstrap_servers: Annotated[list[str], BeforeValidator(_split_list)] = Field(
+        min_length=1, description="host:port list, or one comma-separated string."
+    )
+    zookeeper: ZooKeeperConfig | None = Field(
+        default=None, description="Optional, ZooKeeper-mode clusters only."
+    )
+    kafka_client: dict[str, ClientValue] = Field(
+        default_factory=dict,
+        description="librdkafka properties passed through (security.protocol, sasl.*, ssl.*).",
+    )
+    topics: NameFilter = Field(default_factory=NameFilter)
+    groups: NameFilter = Field(default_factory=NameFilter)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _check_bootstrap(cls, value: list[str]) -> list[str]:
+        for server in value:
+            _host_port(server.split("://")[-1], "bootstrap server")
+        return value
+
+    @field_validator("kafka_client")
+    @classmethod
+    def _check_client(cls, value: dict[str, ClientValue]) -> dict[str, ClientValue]:
+        for key in value:
+            if key in _RESERVED_CLIENT_KEYS:
+                raise ValueError(f"{key!r} is set by kafka-watchdog itself; remove it")
+            if not _RDKAFKA_KEY.match(key):
+                raise ValueError(
+                    f"{key!r} is not a librdkafka property name (for example sasl.mechanism)"
+                )
+        return value
+
+    def client_properties(self) -> dict[str, str]:
+        """librdkafka configuration, values as strings as librdkafka wants them."""
+        props = {
+            k: (str(v).lower() if isinstance(v, bool) else str(v))
+            for k, v in self.kafka_client.items()
+        }
+        props["bootstrap.servers"] = ",".join(self.bootstrap_servers)
+        return props
+
+    def redacted_client_properties(self) -> dict[str, str]:
+        return {
+            k: ("***" if is_sensitive_key(k) else v) for k, v in self.client_properties().items()
+        }
+
+
+class WatchdogConfig(StrictModel):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+    collection: CollectionConfig = Field(default_factory=CollectionConfig)
+    clusters: list[ClusterConfig] = Field(min_length=1, description="Clusters to watch.")
+
+    def cluster(self, name: str) -> ClusterConfig:
+        for cluster in self.clusters:
+            if cluster.name == name:
+                return cluster
+        raise KeyError(name)

@@ -1,0 +1,66 @@
+"""Logging: one line per event, text for people or JSON for pipelines, secrets scrubbed.
+
+Structured fields go through `extra=` (e.g. `log.warning("...", extra={"kafka_cluster": n})`)
+and appear as key=value in text and as keys in JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any, TextIO
+
+from watchdog.config import secrets
+
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+    return f"{stamp}.{int(record.msecs):03d}Z"
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{_timestamp(record)} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        for key, value in _fields(record).items():
+            text = str(value)
+            line += f" {key}={json.dumps(text) if (' ' in text or not text) else text}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return secrets.scrub(line)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": _timestamp(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        doc.update(_fields(record))
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return secrets.scrub(json.dumps(doc, default=str))
+
+
+def setup_logging(fmt: str = "text", level: str = "info", stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # kazoo warns on every reconnect attempt (twice a second while ZooKeeper is down); the
+    # watcher logs one line per change of session state instead.
+    for noisy in ("kazoo", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.ERROR, root.level))

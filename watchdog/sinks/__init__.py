@@ -1,0 +1,1 @@
+"""Sinks: read snapshots and findings, never call Kafka."""

@@ -1,0 +1,175 @@
+"""ZooKeeper source (ZooKeeper-mode clusters): the session and its checks.
+
+The client connects WITHOUT the chroot and prefixes every path itself: when the configured
+chroot is wrong, it can then look around and tell the user where Kafka really is.
+kazoo calls back on its own thread; state changes are handed to the loop thread-safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from kazoo.client import KazooClient, KazooState
+from kazoo.exceptions import KazooException, NoNodeError
+from kazoo.handlers.threading import KazooTimeoutError
+
+from watchdog.config.schema import ClusterConfig, ZooKeeperConfig
+from watchdog.sources.admin import SourceError
+
+log = logging.getLogger(__name__)
+
+
+def kazoo_options(zk: ZooKeeperConfig) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "hosts": zk.hosts,
+        "timeout": zk.session_timeout,
+        "read_only": True,  # the watchdog never writes; a read-only server still serves it
+        # Reconnect forever: losing ZooKeeper is reported, never fatal.
+        "connection_retry": {"max_tries": -1, "delay": 0.5, "backoff": 2, "max_delay": 10},
+    }
+    if zk.tls is not None:
+        options.update(
+            use_ssl=True,
+            ca=zk.tls.ca,
+            certfile=zk.tls.certfile,
+            keyfile=zk.tls.keyfile,
+            keyfile_password=(
+                zk.tls.keyfile_password.get_secret_value() if zk.tls.keyfile_password else None
+            ),
+            verify_certs=zk.tls.verify_certs,
+            check_hostname=zk.tls.check_hostname,
+        )
+    if zk.sasl is not None:
+        sasl: dict[str, Any] = {"mechanism": zk.sasl.mechanism, "service": zk.sasl.service}
+        if zk.sasl.username:
+            sasl["username"] = zk.sasl.username
+        if zk.sasl.password:
+            sasl["password"] = zk.sasl.password.get_secret_value()
+        if zk.sasl.principal:
+            sasl["principal"] = zk.sasl.principal
+        options["sasl_options"] = sasl
+    return options
+
+
+class ZooKeeperSource:
+    """One kazoo session to one cluster's ensemble. Construct without I/O; `start()` connects."""
+
+    def __init__(
+        self,
+        cluster: ClusterConfig,
+        on_state: Callable[[str], None],
+    ) -> None:
+        if cluster.zookeeper is None:
+            raise ValueError("cluster has no zookeeper section")
+        self.cluster = cluster
+        self.zk = cluster.zookeeper
+        self._on_state = on_state
+        self._client: KazooClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def path(self, relative: str) -> str:
+        return self.zk.chroot + relative
+
+    def _listener(self, state: str) -> None:
+        # kazoo's thread; must not block.
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._on_state, str(state))
+
+    async def start(self) -> None:
+        """Connect and check that the chroot holds a Kafka cluster; raises SourceError."""
+        self._loop = asyncio.get_running_loop()
+        if self._client is None:
+            self._client = KazooClient(**kazoo_options(self.zk))
+            self._client.add_listener(self._listener)
+        if self._client.connected:  # an earlier start() connected but its check failed
+            await self.check_chroot()
+            return
+        try:
+            await asyncio.to_thread(self._client.start, self.zk.connect_timeout)
+        except KazooTimeoutError:
+            # Stop the retrying connection thread: the next attempt starts afresh.
+            await asyncio.to_thread(self._client.stop)
+            raise SourceError(
+                f"cannot reach ZooKeeper {self.zk.hosts} for cluster {self.cluster.name!r} "
+                f"within {self.zk.connect_timeout:g}s (check zookeeper.connect and the network)"
+            ) from None
+        self._on_state(str(KazooState.CONNECTED))
+        await self.check_chroot()
+
+    async def check_chroot(self) -> None:
+        client = self._require()
+        ids = self.path("/brokers/ids")
+        if await asyncio.to_thread(client.exists, ids):
+            return
+        found = await asyncio.to_thread(self._find_kafka_roots, client)
+        hint = (
+            f"Kafka data was found under: {', '.join(found)}; set zookeeper.connect to "
+            f"{self.zk.hosts}{found[0] if found[0] != '/' else ''}"
+            if found
+            else "no Kafka data was found under any chroot of depth 1 or 2"
+        )
+        raise SourceError(
+            f"ZooKeeper {self.zk.hosts} has no {ids} for cluster {self.cluster.name!r}: the "
+            f"chroot {self.zk.chroot or '(none)'!r} does not match the brokers' "
+            f"zookeeper.connect. {hint}"
+        )
+
+    @staticmethod
+    def _find_kafka_roots(client: KazooClient) -> list[str]:
+        found: list[str] = []
+        if client.exists("/brokers/ids"):
+            found.append("/")
+
+        def visit(base: str, depth: int) -> None:
+            try:
+                children = client.get_children(base or "/")
+            except (NoNodeError, KazooException):
+                return
+            for child in sorted(children):
+                if child == "zookeeper" and not base:
+                    continue
+                node = f"{base}/{child}"
+                if client.exists(f"{node}/brokers/ids"):
+                    found.append(node)
+                elif depth < 2:
+                    visit(node, depth + 1)
+
+        visit("", 1)
+        return found
+
+    def _require(self) -> KazooClient:
+        if self._client is None:
+            raise RuntimeError("ZooKeeperSource.start() was not called")
+        return self._client
+
+    async def broker_ids(self) -> list[int]:
+        client = self._require()
+        try:
+            children = await asyncio.to_thread(client.get_children, self.path("/brokers/ids"))
+        except KazooException as exc:
+            raise SourceError(f"ZooKeeper read failed for {self.cluster.name!r}: {exc!r}") from None
+        return sorted(int(c) for c in children if c.isdigit())
+
+    async def cluster_id(self) -> str | None:
+        """The id in /cluster/id, to check the chroot points at the cluster we think."""
+        client = self._require()
+        try:
+            data, _ = await asyncio.to_thread(client.get, self.path("/cluster/id"))
+            value = json.loads(data.decode("utf-8")).get("id")
+        except NoNodeError:
+            return None
+        except (KazooException, ValueError, AttributeError, UnicodeDecodeError) as exc:
+            log.warning("unreadable %s: %r", self.path("/cluster/id"), exc)
+            return None
+        return value if isinstance(value, str) else None
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            client.remove_listener(self._listener)
+            await asyncio.to_thread(client.stop)
+            await asyncio.to_thread(client.close)

@@ -1,0 +1,104 @@
+"""HTTP handlers. They read the watchers' state and never call Kafka."""
+
+from __future__ import annotations
+
+import gzip
+import time
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from watchdog import __version__
+from watchdog.app.watcher import ClusterWatcher
+from watchdog.sinks.metrics import WatchdogCollector
+
+WATCHERS = web.AppKey("watchers", list[ClusterWatcher])
+
+_INDEX = """<!doctype html><html><head><title>kafka-watchdog</title></head><body>
+<h1>kafka-watchdog {version}</h1>
+<ul>
+<li><a href="/metrics">/metrics</a> Prometheus metrics (all clusters;
+ <code>?kafka_cluster=NAME</code> for one)</li>
+<li><a href="/healthz">/healthz</a> the daemon is alive</li>
+<li><a href="/readyz">/readyz</a> every configured cluster has a fresh view</li>
+<li><a href="/api/clusters">/api/clusters</a> the state of each cluster (JSON)</li>
+</ul></body></html>"""
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.Response(text=_INDEX.format(version=__version__), content_type="text/html")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    watchers: list[ClusterWatcher] = request.app[WATCHERS]
+    only = request.query.get("kafka_cluster")
+    if only is not None:
+        watchers = [w for w in watchers if w.name == only]
+        if not watchers:
+            known = ", ".join(w.name for w in request.app[WATCHERS])
+            raise web.HTTPNotFound(text=f"no cluster named {only!r}; configured: {known}\n")
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(WatchdogCollector(watchers))
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    body = encoder(registry)
+    headers = {"Content-Type": content_type}
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        body = gzip.compress(body, compresslevel=3)  # cheap level: scrapes are frequent
+        headers["Content-Encoding"] = "gzip"
+    return web.Response(body=body, headers=headers)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+def cluster_states(watchers: list[ClusterWatcher], now: float) -> list[dict[str, object]]:
+    states: list[dict[str, object]] = []
+    for watcher in watchers:
+        ready, reason = watcher.ready(now)
+        snap = watcher.store.latest
+        state: dict[str, object] = {
+            "name": watcher.name,
+            "ready": ready,
+            "reason": reason,
+            "sources": {
+                h.source: {
+                    "last_success": h.last_success,
+                    "last_error": h.last_error,
+                    "consecutive_failures": h.consecutive_failures,
+                }
+                for h in watcher.health.sources()
+            },
+        }
+        if watcher.health.zookeeper is not None:
+            state["zookeeper_session"] = watcher.health.zookeeper_state
+        if snap is not None:
+            state.update(
+                cluster_id=snap.cluster_id,
+                brokers=sorted(snap.brokers),
+                controller_id=snap.controller_id,
+                topics=len(snap.topics),
+                partitions=snap.partition_count,
+                snapshot_age_seconds=round(now - snap.taken_at, 3),
+            )
+        states.append(state)
+    return states
+
+
+async def readyz(request: web.Request) -> web.Response:
+    states = cluster_states(request.app[WATCHERS], time.time())
+    ready = all(s["ready"] for s in states)
+    return web.json_response({"ready": ready, "clusters": states}, status=200 if ready else 503)
+
+
+async def api_clusters(request: web.Request) -> web.Response:
+    return web.json_response(cluster_states(request.app[WATCHERS], time.time()))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", index)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/api/clusters", api_clusters)
