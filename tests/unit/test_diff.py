@@ -1,0 +1,247 @@
+"""diff(previous, current): each case is numbered and says what it proves.
+
+Cases are (description, previous, current, expected events as (kind, subject) pairs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from watchdog.detection.diff import diff
+from watchdog.detection.events import EventKind as K
+from watchdog.model.snapshot import (
+    Broker,
+    ClusterSnapshot,
+    GroupState,
+    LeaderRecovery,
+    PartitionState,
+    TopicState,
+    frozen_map,
+)
+
+T0, T1 = 1000.0, 1010.0
+
+
+def p(leader: int, isr: tuple[int, ...], n: int = 0, **kw: object) -> PartitionState:
+    return PartitionState("t", n, leader, (1, 2, 3), isr, **kw)  # type: ignore[arg-type]
+
+
+def snap(
+    *parts: PartitionState,
+    at: float = T1,
+    brokers: tuple[int, ...] = (1, 2, 3),
+    controller: int | None = 1,
+    epoch: int | None = 5,
+    topic_id: str | None = "id1",
+    groups: dict[str, dict[tuple[str, int], int]] | None = None,
+) -> ClusterSnapshot:
+    topics = {"t": TopicState("t", tuple(parts), topic_id=topic_id)} if parts else {}
+    return ClusterSnapshot(
+        cluster="c",
+        taken_at=at,
+        cluster_id="x",
+        brokers=frozen_map({b: Broker(b, "h", 9000 + b) for b in brokers}),
+        controller_id=controller,
+        controller_epoch=epoch,
+        topics=frozen_map(topics),
+        groups=frozen_map(
+            {
+                g: GroupState(g, "Stable", 1, offsets=frozen_map(o))
+                for g, o in (groups or {}).items()
+            }
+        ),
+    )
+
+
+OK = p(1, (1, 2, 3))
+CASES = [
+    ("01 nothing changed: no events", snap(OK), snap(OK), []),
+    ("02 a follower dropped out of the ISR", snap(OK), snap(p(1, (1, 3))), [(K.ISR_SHRINK, "t-0")]),
+    ("03 it came back", snap(p(1, (1, 3))), snap(OK), [(K.ISR_EXPAND, "t-0")]),
+    (
+        "04 one replica out, another back in the same interval: both reported",
+        snap(p(1, (1, 2))),
+        snap(p(1, (1, 3))),
+        [(K.ISR_SHRINK, "t-0"), (K.ISR_EXPAND, "t-0")],
+    ),
+    (
+        "05 clean leader change: new leader was in the ISR",
+        snap(OK),
+        snap(p(2, (2, 3))),
+        [(K.ISR_SHRINK, "t-0"), (K.LEADER_CHANGED, "t-0")],
+    ),
+    (
+        "06 the last ISR member died: offline, ISR keeps the last leader as Kafka does",
+        snap(p(3, (3,))),
+        snap(p(-1, (3,))),
+        [(K.PARTITION_OFFLINE, "t-0")],
+    ),
+    (
+        "07 offline partition comes back with its last ISR member: clean",
+        snap(p(-1, (3,))),
+        snap(p(3, (3,))),
+        [(K.PARTITION_ONLINE, "t-0")],
+    ),
+    (
+        "08 the seed incident: offline, then a stale follower becomes leader: unclean",
+        snap(p(-1, (3,))),
+        snap(p(1, (1,))),
+        [
+            (K.ISR_SHRINK, "t-0"),
+            (K.ISR_EXPAND, "t-0"),
+            (K.PARTITION_ONLINE, "t-0"),
+            (K.UNCLEAN_LEADER_ELECTION, "t-0"),
+        ],
+    ),
+    (
+        "09 unclean election straight from a live leader (no offline snapshot in between)",
+        snap(p(3, (3,))),
+        snap(p(1, (1,))),
+        [
+            (K.ISR_SHRINK, "t-0"),
+            (K.ISR_EXPAND, "t-0"),
+            (K.LEADER_CHANGED, "t-0"),
+            (K.UNCLEAN_LEADER_ELECTION, "t-0"),
+        ],
+    ),
+    (
+        "10 RECOVERING appears without a visible leader change (ZooKeeper state node)",
+        snap(p(1, (1,))),
+        snap(p(1, (1,), leader_recovery=LeaderRecovery.RECOVERING)),
+        [(K.UNCLEAN_LEADER_ELECTION, "t-0")],
+    ),
+    (
+        "11 RECOVERING stays: reported once, not on every snapshot",
+        snap(p(1, (1,), leader_recovery=LeaderRecovery.RECOVERING)),
+        snap(p(1, (1,), leader_recovery=LeaderRecovery.RECOVERING)),
+        [],
+    ),
+    (
+        "12 log end offset went back on the same leader: truncation",
+        snap(p(1, (1, 2, 3), log_end_offset=500)),
+        snap(p(1, (1, 2, 3), log_end_offset=420)),
+        [(K.LOG_TRUNCATION, "t-0")],
+    ),
+    (
+        "13 high watermark dips right after a CLEAN leader change: not a loss",
+        snap(p(1, (1, 2, 3), log_end_offset=500)),
+        snap(p(2, (2, 3), log_end_offset=498)),
+        [(K.ISR_SHRINK, "t-0"), (K.LEADER_CHANGED, "t-0")],
+    ),
+    (
+        "14 unclean election with offsets going back: election AND truncation",
+        snap(p(-1, (3,), log_end_offset=900)),
+        snap(p(1, (1,), log_end_offset=700)),
+        [
+            (K.ISR_SHRINK, "t-0"),
+            (K.ISR_EXPAND, "t-0"),
+            (K.PARTITION_ONLINE, "t-0"),
+            (K.UNCLEAN_LEADER_ELECTION, "t-0"),
+            (K.LOG_TRUNCATION, "t-0"),
+        ],
+    ),
+    (
+        "15 offsets unknown on one side: no truncation claim",
+        snap(p(1, (1, 2, 3), log_end_offset=500)),
+        snap(p(1, (1, 2, 3))),
+        [],
+    ),
+    ("16 broker gone", snap(OK), snap(OK, brokers=(1, 2)), [(K.BROKER_GONE, "broker 3")]),
+    ("17 broker back", snap(OK, brokers=(1, 2)), snap(OK), [(K.BROKER_REGISTERED, "broker 3")]),
+    (
+        "18 controller moved",
+        snap(OK),
+        snap(OK, controller=2, epoch=6),
+        [(K.CONTROLLER_CHANGED, "controller")],
+    ),
+    (
+        "19 same broker re-elected controller: the epoch tells",
+        snap(OK),
+        snap(OK, epoch=6),
+        [(K.CONTROLLER_CHANGED, "controller")],
+    ),
+    (
+        "20 controller unknown now (source cannot tell): no claim",
+        snap(OK),
+        snap(OK, controller=None),
+        [],
+    ),
+    ("21 topic created", snap(), snap(OK), [(K.TOPIC_CREATED, "t")]),
+    ("22 topic deleted", snap(OK), snap(), [(K.TOPIC_DELETED, "t")]),
+    (
+        "23 topic deleted and recreated between snapshots: its offsets restarting is no loss",
+        snap(p(1, (1, 2, 3), log_end_offset=500)),
+        snap(p(1, (1, 2, 3), log_end_offset=0), topic_id="id2"),
+        [(K.TOPIC_DELETED, "t"), (K.TOPIC_CREATED, "t")],
+    ),
+    (
+        "24 reassignment starts and finishes",
+        snap(OK),
+        snap(p(1, (1, 2, 3), adding_replicas=(4,))),
+        [(K.REASSIGNMENT_STARTED, "t-0")],
+    ),
+    (
+        "25 reassignment finished",
+        snap(p(1, (1, 2, 3), removing_replicas=(3,))),
+        snap(OK),
+        [(K.REASSIGNMENT_FINISHED, "t-0")],
+    ),
+    (
+        "26 committed offset beyond the log end (after a truncation): reported once",
+        snap(p(1, (1, 2, 3), log_end_offset=500), groups={"g": {("t", 0): 480}}),
+        snap(p(1, (1, 2, 3), log_end_offset=500), groups={"g": {("t", 0): 520}}),
+        [(K.OFFSET_BEYOND_LOG_END, "group g t-0")],
+    ),
+    (
+        "27 still beyond on the next snapshot: no repeat",
+        snap(p(1, (1, 2, 3), log_end_offset=500), groups={"g": {("t", 0): 520}}),
+        snap(p(1, (1, 2, 3), log_end_offset=500), groups={"g": {("t", 0): 520}}),
+        [],
+    ),
+    (
+        "28 committed offset equal to the log end is a caught-up group",
+        snap(p(1, (1, 2, 3), log_end_offset=500), groups={"g": {("t", 0): 400}}),
+        snap(p(1, (1, 2, 3), log_end_offset=500), groups={"g": {("t", 0): 500}}),
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "before", "after", "expected"), CASES, ids=[c[0][:2] for c in CASES]
+)
+def test_diff(
+    case: str,
+    before: ClusterSnapshot,
+    after: ClusterSnapshot,
+    expected: list[tuple[K, str]],
+) -> None:
+    got = [(e.kind, e.subject) for e in diff(before, after)]
+    assert got == expected, case
+
+
+def test_29_first_snapshot_has_no_events() -> None:
+    assert diff(None, snap(p(-1, (3,)))) == []
+
+
+def test_30_events_carry_cluster_times_and_numbers() -> None:
+    before = snap(p(-1, (3,), log_end_offset=900), at=T0)
+    after = snap(p(1, (1,), log_end_offset=700, source_time=T1 - 0.25), at=T1)
+    events = {e.kind: e for e in diff(before, after)}
+    unclean = events[K.UNCLEAN_LEADER_ELECTION]
+    assert (unclean.cluster, unclean.topic, unclean.partition) == ("c", "t", 0)
+    assert unclean.before == (-1, (3,)) and unclean.after == (1, (1,))
+    assert unclean.observed_at == T1 and unclean.delay == pytest.approx(0.25)
+    assert "new leader 1 was not in the last known ISR [3]" in unclean.detail
+    truncation = events[K.LOG_TRUNCATION]
+    assert (truncation.before, truncation.after) == (900, 700)
+    assert "200 records lost" in truncation.detail
+
+
+def test_31_snapshot_partition_lookup_is_safe() -> None:
+    s = snap(OK)
+    assert s.partition("t", 0) == OK
+    assert s.partition("t", 1) is None and s.partition("nope", 0) is None
+    assert replace(OK, leader=-1).offline

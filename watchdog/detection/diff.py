@@ -1,0 +1,273 @@
+"""diff(previous, current) -> the typed events that happened in between. Pure.
+
+Judgement calls, each for a reason:
+- The first snapshot yields no events: nothing is known to have *changed*; detectors judge the
+  state itself (an offline partition at start-up is reported as offline, not as a change).
+- An unclean leader election is a new leader that was not in the last known ISR, or the
+  controller marking the partition RECOVERING (leader_recovery_state, KIP-704).
+- A log end offset (high watermark) going backwards is a truncation, except right after a
+  clean leader change: a new leader's high watermark may trail its predecessor's until the
+  followers fetch again, and it holds every committed record, so nothing was lost.
+- A topic whose id changed was deleted and recreated: its offsets restart, which is no loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from watchdog.detection.events import Event, EventKind
+from watchdog.model.snapshot import ClusterSnapshot, LeaderRecovery, PartitionState
+
+
+def diff(previous: ClusterSnapshot | None, current: ClusterSnapshot) -> list[Event]:
+    if previous is None:
+        return []
+    return [
+        *_brokers(previous, current),
+        *_controller(previous, current),
+        *_topics(previous, current),
+        *_groups(previous, current),
+    ]
+
+
+def _event(curr: ClusterSnapshot, kind: EventKind, subject: str, **fields: object) -> Event:
+    return Event(
+        kind=kind,
+        cluster=curr.cluster,
+        subject=subject,
+        observed_at=curr.taken_at,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _brokers(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
+    for broker_id in sorted(prev.brokers.keys() - curr.brokers.keys()):
+        broker = prev.brokers[broker_id]
+        yield _event(
+            curr,
+            EventKind.BROKER_GONE,
+            f"broker {broker_id}",
+            before=broker,
+            after=None,
+            broker=broker_id,
+            detail=f"broker {broker_id} ({broker.host}:{broker.port}) left the cluster",
+        )
+    for broker_id in sorted(curr.brokers.keys() - prev.brokers.keys()):
+        broker = curr.brokers[broker_id]
+        yield _event(
+            curr,
+            EventKind.BROKER_REGISTERED,
+            f"broker {broker_id}",
+            before=None,
+            after=broker,
+            broker=broker_id,
+            detail=f"broker {broker_id} ({broker.host}:{broker.port}) registered",
+        )
+
+
+def _controller(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
+    if curr.controller_id is None or prev.controller_id is None:
+        return  # unknown on one side: no claim either way
+    before = (prev.controller_id, prev.controller_epoch)
+    after = (curr.controller_id, curr.controller_epoch)
+    if before != after:
+        epochs = (
+            f" (epoch {prev.controller_epoch} -> {curr.controller_epoch})"
+            if curr.controller_epoch is not None
+            else ""
+        )
+        yield _event(
+            curr,
+            EventKind.CONTROLLER_CHANGED,
+            "controller",
+            before=before,
+            after=after,
+            broker=curr.controller_id,
+            detail=f"controller moved from {prev.controller_id} to {curr.controller_id}{epochs}",
+        )
+
+
+def _topics(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
+    for name in sorted(prev.topics.keys() | curr.topics.keys()):
+        old, new = prev.topics.get(name), curr.topics.get(name)
+        recreated = (
+            old is not None
+            and new is not None
+            and old.topic_id is not None
+            and new.topic_id is not None
+            and old.topic_id != new.topic_id
+        )
+        if old is not None and (new is None or recreated):
+            yield _event(
+                curr,
+                EventKind.TOPIC_DELETED,
+                name,
+                before=old.topic_id,
+                after=None,
+                topic=name,
+                detail=f"topic {name} was deleted",
+            )
+        if new is not None and (old is None or recreated):
+            yield _event(
+                curr,
+                EventKind.TOPIC_CREATED,
+                name,
+                before=None,
+                after=new.topic_id,
+                topic=name,
+                detail=f"topic {name} was created with {len(new.partitions)} partitions",
+            )
+        if old is None or new is None or recreated:
+            continue
+        for before in old.partitions:
+            after = curr.partition(name, before.partition)
+            if after is not None:
+                yield from _partition(curr, before, after)
+
+
+def _partition(curr: ClusterSnapshot, old: PartitionState, new: PartitionState) -> Iterator[Event]:
+    subject = f"{new.topic}-{new.partition}"
+
+    def event(kind: EventKind, before: object, after: object, detail: str) -> Event:
+        return _event(
+            curr,
+            kind,
+            subject,
+            before=before,
+            after=after,
+            topic=new.topic,
+            partition=new.partition,
+            source_time=new.source_time,
+            detail=detail,
+        )
+
+    removed = [r for r in old.isr if r not in new.isr]
+    added = [r for r in new.isr if r not in old.isr]
+    if removed:
+        yield event(
+            EventKind.ISR_SHRINK,
+            old.isr,
+            new.isr,
+            f"{subject}: ISR shrank from {list(old.isr)} to {list(new.isr)} (out: {removed})",
+        )
+    if added:
+        yield event(
+            EventKind.ISR_EXPAND,
+            old.isr,
+            new.isr,
+            f"{subject}: ISR grew from {list(old.isr)} to {list(new.isr)} (back: {added})",
+        )
+
+    leader_changed = old.leader != new.leader
+    if leader_changed and new.offline:
+        yield event(
+            EventKind.PARTITION_OFFLINE,
+            old.leader,
+            new.leader,
+            f"{subject} is offline: no leader (last leader {old.leader}, ISR {list(new.isr)})",
+        )
+    elif leader_changed and old.offline:
+        yield event(
+            EventKind.PARTITION_ONLINE,
+            old.leader,
+            new.leader,
+            f"{subject} is back online with leader {new.leader}",
+        )
+    elif leader_changed:
+        yield event(
+            EventKind.LEADER_CHANGED,
+            old.leader,
+            new.leader,
+            f"{subject}: leader moved from {old.leader} to {new.leader}",
+        )
+
+    unclean = False
+    if leader_changed and not new.offline and new.leader not in old.isr:
+        unclean = True
+        yield event(
+            EventKind.UNCLEAN_LEADER_ELECTION,
+            (old.leader, old.isr),
+            (new.leader, new.isr),
+            f"{subject}: unclean leader election: new leader {new.leader} was not in the last "
+            f"known ISR {list(old.isr)}; records it had not replicated are lost",
+        )
+    elif (
+        new.leader_recovery is LeaderRecovery.RECOVERING
+        and old.leader_recovery is not LeaderRecovery.RECOVERING
+    ):
+        unclean = True
+        yield event(
+            EventKind.UNCLEAN_LEADER_ELECTION,
+            (old.leader, old.isr),
+            (new.leader, new.isr),
+            f"{subject}: unclean leader election: the controller marked leader {new.leader} "
+            "RECOVERING",
+        )
+
+    if (
+        old.log_end_offset is not None
+        and new.log_end_offset is not None
+        and new.log_end_offset < old.log_end_offset
+        and (unclean or not leader_changed)
+    ):
+        lost = old.log_end_offset - new.log_end_offset
+        yield event(
+            EventKind.LOG_TRUNCATION,
+            old.log_end_offset,
+            new.log_end_offset,
+            f"{subject}: log end offset went back from {old.log_end_offset} to "
+            f"{new.log_end_offset}: {lost} records lost",
+        )
+
+    if not (old.adding_replicas or old.removing_replicas) and (
+        new.adding_replicas or new.removing_replicas
+    ):
+        yield event(
+            EventKind.REASSIGNMENT_STARTED,
+            old.replicas,
+            new.replicas,
+            f"{subject}: reassignment started (adding {list(new.adding_replicas)}, "
+            f"removing {list(new.removing_replicas)})",
+        )
+    elif (old.adding_replicas or old.removing_replicas) and not (
+        new.adding_replicas or new.removing_replicas
+    ):
+        yield event(
+            EventKind.REASSIGNMENT_FINISHED,
+            old.replicas,
+            new.replicas,
+            f"{subject}: reassignment finished, replicas now {list(new.replicas)}",
+        )
+
+
+def _groups(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
+    for group_id in sorted(curr.groups):
+        group = curr.groups[group_id]
+        before = prev.groups.get(group_id)
+        for (topic, partition), committed in sorted(group.offsets.items()):
+            state = curr.partition(topic, partition)
+            if state is None or state.log_end_offset is None or committed <= state.log_end_offset:
+                continue
+            old_state = prev.partition(topic, partition)
+            old_committed = before.offsets.get((topic, partition)) if before else None
+            was_beyond = (
+                old_committed is not None
+                and old_state is not None
+                and old_state.log_end_offset is not None
+                and old_committed > old_state.log_end_offset
+            )
+            if was_beyond:
+                continue
+            yield _event(
+                curr,
+                EventKind.OFFSET_BEYOND_LOG_END,
+                f"group {group_id} {topic}-{partition}",
+                before=old_committed,
+                after=committed,
+                topic=topic,
+                partition=partition,
+                group=group_id,
+                detail=f"group {group_id} committed {committed} on {topic}-{partition} but the "
+                f"log ends at {state.log_end_offset}: its next fetch resets the offset "
+                "(auto.offset.reset)",
+            )
