@@ -57,7 +57,7 @@ def test_watches_zookeeper_and_kraft_clusters_and_reports_the_unreachable_one(
         assert state["zk"]["brokers"] == [1, 2, 3] and state["kraft"]["brokers"] == [1, 2, 3]
         assert state["zk"]["zookeeper_session"] == "CONNECTED"
         daemon.wait(
-            lambda: daemon.clusters()["ghost"]["sources"]["admin"]["consecutive_failures"] >= 3,
+            lambda: daemon.clusters()["ghost"]["stages"]["metadata"]["consecutive_failures"] >= 3,
             "three failed attempts on the unreachable cluster",
         )
         status, body = daemon.get("/readyz")
@@ -90,10 +90,10 @@ def test_wrong_chroot_is_named_with_the_right_one(tmp_path: Path, zk_cluster: An
     )
     with Daemon(tmp_path, config) as daemon:
         daemon.wait(
-            lambda: daemon.clusters()["zk"]["sources"]["zookeeper"]["last_error"] is not None,
+            lambda: daemon.clusters()["zk"]["stages"]["zookeeper"]["last_error"] is not None,
             "the ZooKeeper check to fail",
         )
-        error = daemon.clusters()["zk"]["sources"]["zookeeper"]["last_error"]
+        error = daemon.clusters()["zk"]["stages"]["zookeeper"]["last_error"]
         assert "has no /wrong/brokers/ids for cluster 'zk': the chroot '/wrong'" in error
         assert f"set zookeeper.connect to {zk_cluster.zk_connect}" in error
         # The Admin API view does not depend on ZooKeeper: still ready.

@@ -16,12 +16,11 @@ async def probe_cluster(cluster: ClusterConfig, request_timeout: float) -> list[
     cluster_id = None
     try:
         admin.start()
-        snap = await admin.fetch_metadata()
-        cluster_id = snap.cluster_id
+        description, topics = await asyncio.gather(admin.describe_cluster(), admin.topics())
+        cluster_id = description.cluster_id
         print(
-            f"cluster {cluster.name!r}: Admin API OK: cluster id {snap.cluster_id}, "
-            f"{len(snap.brokers)} brokers, controller {snap.controller_id}, "
-            f"{len(snap.topics)} topics"
+            f"cluster {cluster.name!r}: Admin API OK: cluster id {cluster_id}, "
+            f"{len(description.brokers)} brokers, {len(topics)} topics"
         )
     except SourceError as exc:
         problems.append(str(exc))

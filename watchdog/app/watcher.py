@@ -1,27 +1,45 @@
-"""One cluster's collection loops: sources -> store, with health bookkeeping.
+"""One cluster's collection loops: sources -> parts -> snapshot -> events, with health.
 
-A loop never dies: every failure is recorded (health, metrics, one log line on each change
-of state) and the next cycle retries.
+Each Admin API question runs on its own schedule (metadata, offsets and groups, configs); the
+ZooKeeper mirror pushes changes as they happen. Any new part rebuilds the snapshot (pure
+`assemble`), which is diffed against the previous one into events. A loop never dies: every
+failure is recorded (health, metrics, one log line per change of state) and retried.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from watchdog.config.schema import ClusterConfig, CollectionConfig
+from watchdog.detection.diff import diff
+from watchdog.detection.events import Event
+from watchdog.model.assemble import assemble
 from watchdog.model.health import ClusterHealth, SourceHealth
+from watchdog.model.parts import AdminView, Timed, ZkView
+from watchdog.model.snapshot import ClusterSnapshot, frozen_map
 from watchdog.model.store import SnapshotStore
 from watchdog.sources.admin import AdminSource, SourceError
+from watchdog.sources.quorum import QuorumSource
+from watchdog.sources.zkmirror import ZkMirror
 from watchdog.sources.zookeeper import ZooKeeperSource
 
 log = logging.getLogger(__name__)
 
-# While a source stays broken, repeat its warning this often (the metric says it every scrape).
+# While a stage stays broken, repeat its warning this often (the metrics say it every scrape).
 REPEAT_WARNING_AFTER = 300.0
+# ZooKeeper changes arrive in bursts (a broker failure rewrites thousands of state nodes):
+# rebuild once per burst, soon enough to keep detection well under a second.
+ZK_DEBOUNCE = 0.05
+# Above this many events in one rebuild, log a summary per kind instead of every line.
+LOG_EVENTS_MAX = 20
+
+EventListener = Callable[[ClusterSnapshot, list[Event]], None]
 
 
 class ClusterWatcher:
@@ -29,15 +47,21 @@ class ClusterWatcher:
         self.cluster = cluster
         self.collection = collection
         self.store = SnapshotStore()
-        self.health = ClusterHealth(
-            cluster.name, zookeeper=SourceHealth("zookeeper") if cluster.zookeeper else None
-        )
-        self.admin = AdminSource(cluster, collection.request_timeout)
+        self.health = ClusterHealth(cluster.name, zookeeper_configured=bool(cluster.zookeeper))
+        timeout = collection.request_timeout
+        self.admin = AdminSource(cluster, timeout, collection.max_concurrent_requests)
+        self.quorum = QuorumSource(cluster, timeout)
         self.zookeeper = (
             ZooKeeperSource(cluster, self._on_zookeeper_state) if cluster.zookeeper else None
         )
+        self.mirror: ZkMirror | None = None
+        self.view = AdminView()
+        self.events: collections.deque[Event] = collections.deque(maxlen=1000)
+        self.event_counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.listeners: list[EventListener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._last_warned: dict[str, float] = {}
+        self._rebuild_handle: asyncio.TimerHandle | None = None
 
     @property
     def name(self) -> str:
@@ -46,12 +70,28 @@ class ClusterWatcher:
     def ready(self, now: float) -> tuple[bool, str]:
         return self.health.ready(now, self.collection.effective_stale_after)
 
+    # -- lifecycle ------------------------------------------------------------------------
+
     async def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._admin_loop(), name=f"admin:{self.name}"))
+        c = self.collection
+        loops: list[tuple[str, float, Callable[[], Awaitable[None]]]] = [
+            ("metadata", c.metadata_interval, self._collect_metadata),
+            ("quorum", c.metadata_interval, self._collect_quorum),
+            ("offsets", c.offsets_interval, self._collect_offsets),
+            ("groups", c.offsets_interval, self._collect_groups),
+            ("configs", c.configs_interval, self._collect_configs),
+        ]
         if self.zookeeper is not None:
-            self._tasks.append(asyncio.create_task(self._zookeeper_loop(), name=f"zk:{self.name}"))
+            loops.append(("zookeeper", c.metadata_interval, self._check_zookeeper))
+        for stage, interval, step in loops:
+            task = asyncio.create_task(
+                self._every(interval, self.health.stages[stage], step), name=f"{stage}:{self.name}"
+            )
+            self._tasks.append(task)
 
     async def stop(self) -> None:
+        if self._rebuild_handle is not None:
+            self._rebuild_handle.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -59,16 +99,134 @@ class ClusterWatcher:
                 await task
         self._tasks.clear()
         await self.admin.close()
+        await self.quorum.close()
         if self.zookeeper is not None:
+            if self.mirror is not None:
+                self.mirror.invalidate()
             await self.zookeeper.close()
 
+    # -- the stages -----------------------------------------------------------------------
+
+    async def _collect_metadata(self) -> None:
+        self.admin.start()
+        description, topics = await asyncio.gather(
+            self.admin.describe_cluster(), self.admin.topics()
+        )
+        now = time.time()
+        self._update(description=Timed(description, now), topics=Timed(tuple(topics), now))
+
+    async def _collect_quorum(self) -> None:
+        answer = await self.quorum.describe()
+        self._update(quorum=Timed(answer, time.time()))
+
+    def _partitions(self) -> list[tuple[str, int]]:
+        snap = self.store.latest
+        if snap is None:
+            return []
+        return [(p.topic, p.partition) for t in snap.topics.values() for p in t.partitions]
+
+    async def _collect_offsets(self) -> None:
+        if self.store.latest is None:
+            raise SourceError("waiting for the first metadata view")
+        self.admin.start()
+        offsets = await self.admin.log_offsets(self._partitions())
+        self._update(offsets=Timed(frozen_map(offsets), time.time()))
+
+    async def _collect_groups(self) -> None:
+        self.admin.start()
+        groups = await self.admin.groups()
+        self._update(groups=Timed(frozen_map(groups), time.time()))
+
+    async def _collect_configs(self) -> None:
+        snap = self.store.latest
+        if snap is None:
+            raise SourceError("waiting for the first metadata view")
+        self.admin.start()
+        configs = await self.admin.topic_configs(list(snap.topics))
+        self._update(configs=Timed(frozen_map(configs), time.time()))
+
+    async def _check_zookeeper(self) -> None:
+        zk = self.zookeeper
+        assert zk is not None
+        if self.mirror is None:
+            self._on_zookeeper_state("CONNECTING")
+            await zk.start()  # connects and checks the chroot; raises SourceError
+            self.mirror = ZkMirror(zk.client, zk.zk.chroot, self.cluster.topics, self._zk_changed)
+            self.mirror.resync()
+        state = self.health.zookeeper_state
+        if state != "CONNECTED":
+            raise SourceError(f"ZooKeeper session {state}: the ZooKeeper view is stale")
+        if not self.mirror.synced:
+            raise SourceError("ZooKeeper mirror is still reading the cluster")
+
     def _on_zookeeper_state(self, state: str) -> None:
-        if state != self.health.zookeeper_state:
-            level = {"CONNECTED": logging.INFO, "CONNECTING": logging.DEBUG}.get(
-                state, logging.WARNING
-            )
-            log.log(level, "ZooKeeper session %s", state, extra={"kafka_cluster": self.name})
+        previous = self.health.zookeeper_state
+        if state == previous:
+            return
+        level = {"CONNECTED": logging.INFO, "CONNECTING": logging.DEBUG}.get(state, logging.WARNING)
+        log.log(level, "ZooKeeper session %s", state, extra={"kafka_cluster": self.name})
         self.health.zookeeper_state = state
+        if self.mirror is None:
+            return
+        if state == "CONNECTED":
+            # kazoo dropped every watch with the connection: read and watch everything again.
+            self.mirror.resync()
+        else:
+            self.mirror.invalidate()
+            self._rebuild()  # fall back to the Admin API view
+
+    def _zk_changed(self) -> None:
+        if self._rebuild_handle is None:
+            loop = asyncio.get_running_loop()
+            self._rebuild_handle = loop.call_later(ZK_DEBOUNCE, self._rebuild)
+
+    # -- snapshot and events --------------------------------------------------------------
+
+    def _update(self, **parts: object) -> None:
+        self.view = dataclasses.replace(self.view, **parts)  # type: ignore[arg-type]
+        self._rebuild()
+
+    def _zk_view_if_live(self) -> ZkView | None:
+        mirror = self.mirror
+        if mirror is not None and mirror.synced and self.health.zookeeper_state == "CONNECTED":
+            return mirror.view()
+        return None
+
+    def _rebuild(self) -> None:
+        self._rebuild_handle = None
+        snapshot = assemble(self.name, self.view, self._zk_view_if_live(), time.time())
+        if snapshot is None:
+            return
+        previous = self.store.put(snapshot)
+        events = diff(previous, snapshot)
+        if events:
+            self._record(snapshot, events)
+
+    def _record(self, snapshot: ClusterSnapshot, events: list[Event]) -> None:
+        self.events.extend(events)
+        for event in events:
+            self.event_counts[(event.kind.value, event.topic or "")] += 1
+        shown = events if len(events) <= LOG_EVENTS_MAX else events[: LOG_EVENTS_MAX // 2]
+        for event in shown:
+            log.info(
+                event.detail,
+                extra={"kafka_cluster": self.name, "event": event.kind.value},
+            )
+        if len(shown) < len(events):
+            kinds = collections.Counter(e.kind.value for e in events)
+            log.info(
+                "%d more events in this change: %s",
+                len(events) - len(shown),
+                ", ".join(f"{k} x{n}" for k, n in kinds.most_common()),
+                extra={"kafka_cluster": self.name},
+            )
+        for listener in self.listeners:
+            try:
+                listener(snapshot, events)
+            except Exception:  # a broken sink must not stop detection
+                log.exception("event listener failed", extra={"kafka_cluster": self.name})
+
+    # -- scheduling -----------------------------------------------------------------------
 
     async def _run_cycle(self, health: SourceHealth, step: Callable[[], Awaitable[None]]) -> None:
         started = time.time()
@@ -82,8 +240,8 @@ class ClusterWatcher:
         else:
             if health.consecutive_failures:
                 log.info(
-                    "%s source recovered after %d failed attempts",
-                    health.source,
+                    "%s recovered after %d failed attempts",
+                    health.stage,
                     health.consecutive_failures,
                     extra={"kafka_cluster": self.name},
                 )
@@ -93,37 +251,14 @@ class ClusterWatcher:
         now = time.time()
         changed = error != health.last_error
         health.failed(started, now, error)
-        last = self._last_warned.get(health.source, 0.0)
+        last = self._last_warned.get(health.stage, 0.0)
         if changed or now - last >= REPEAT_WARNING_AFTER:
-            self._last_warned[health.source] = now
+            self._last_warned[health.stage] = now
             log.warning(
-                "%s (retrying every %gs)",
+                "%s (retrying)",
                 error,
-                self.collection.metadata_interval,
-                extra={"kafka_cluster": self.name, "source": health.source},
+                extra={"kafka_cluster": self.name, "stage": health.stage},
             )
-
-    async def _admin_loop(self) -> None:
-        async def collect() -> None:
-            self.admin.start()
-            self.store.put(await self.admin.fetch_metadata())
-
-        await self._every(self.collection.metadata_interval, self.health.admin, collect)
-
-    async def _zookeeper_loop(self) -> None:
-        zk = self.zookeeper
-        assert zk is not None and self.health.zookeeper is not None
-        connected = False
-
-        async def check() -> None:
-            nonlocal connected
-            if not connected:
-                self._on_zookeeper_state("CONNECTING")
-                await zk.start()
-                connected = True
-            await zk.broker_ids()
-
-        await self._every(self.collection.metadata_interval, self.health.zookeeper, check)
 
     async def _every(
         self, interval: float, health: SourceHealth, step: Callable[[], Awaitable[None]]

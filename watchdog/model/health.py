@@ -1,18 +1,27 @@
-"""How well each source of each cluster is doing: drives /readyz, `up` and the self metrics.
-
-Pure state updated by the collection loops; time is always passed in.
+"""How well each collection stage of each cluster is doing: drives /readyz, `up` and the
+self metrics. Pure state updated by the collection loops; time is always passed in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# stage -> source. The metadata stage is what readiness is judged on: it is the view.
+STAGES = {
+    "metadata": "admin",
+    "offsets": "admin",
+    "groups": "admin",
+    "configs": "admin",
+    "quorum": "admin",
+    "zookeeper": "zookeeper",
+}
+
 
 @dataclass(slots=True)
 class SourceHealth:
-    """One source (admin, zookeeper) of one cluster."""
+    """One collection stage (metadata, offsets, ...) of one cluster."""
 
-    source: str
+    stage: str
     last_attempt: float | None = None
     last_success: float | None = None
     last_duration: float | None = None
@@ -20,6 +29,10 @@ class SourceHealth:
     consecutive_failures: int = 0
     errors_total: int = 0
     attempts_total: int = 0
+
+    @property
+    def source(self) -> str:
+        return STAGES.get(self.stage, "admin")
 
     def succeeded(self, started: float, finished: float) -> None:
         self.attempts_total += 1
@@ -44,12 +57,25 @@ class SourceHealth:
 @dataclass(slots=True)
 class ClusterHealth:
     cluster: str
-    admin: SourceHealth = field(default_factory=lambda: SourceHealth("admin"))
-    zookeeper: SourceHealth | None = None
+    zookeeper_configured: bool = False
+    stages: dict[str, SourceHealth] = field(default_factory=dict)
     zookeeper_state: str | None = None  # CONNECTED / SUSPENDED / LOST / CONNECTING
 
+    def __post_init__(self) -> None:
+        for stage in STAGES:
+            if stage != "zookeeper" or self.zookeeper_configured:
+                self.stages.setdefault(stage, SourceHealth(stage))
+
+    @property
+    def admin(self) -> SourceHealth:
+        return self.stages["metadata"]
+
+    @property
+    def zookeeper(self) -> SourceHealth | None:
+        return self.stages.get("zookeeper")
+
     def sources(self) -> list[SourceHealth]:
-        return [self.admin] + ([self.zookeeper] if self.zookeeper else [])
+        return list(self.stages.values())
 
     def ready(self, now: float, stale_after: float) -> tuple[bool, str]:
         """Ready means a fresh Admin API view; ZooKeeper trouble degrades but does not block."""

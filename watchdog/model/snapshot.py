@@ -104,6 +104,9 @@ class ClusterSnapshot:
     mode: ClusterMode = ClusterMode.UNKNOWN
     controller_epoch: int | None = None
     groups: Mapping[str, GroupState] = field(default_factory=frozen_map)
+    # Which source said each part ("partitions", "brokers", "controller", "offsets", "groups",
+    # "configs") and when: (source, taken_at).
+    sources: Mapping[str, tuple[str, float]] = field(default_factory=frozen_map)
 
     @property
     def partition_count(self) -> int:
@@ -111,7 +114,11 @@ class ClusterSnapshot:
 
     def partition(self, topic: str, partition: int) -> PartitionState | None:
         state = self.topics.get(topic)
-        if state is None or not 0 <= partition < len(state.partitions):
+        if state is None:
             return None
-        found = state.partitions[partition]
-        return found if found.partition == partition else None
+        if 0 <= partition < len(state.partitions):
+            found = state.partitions[partition]
+            if found.partition == partition:
+                return found
+        # A gap (a partition not read yet): fall back to a scan.
+        return next((p for p in state.partitions if p.partition == partition), None)

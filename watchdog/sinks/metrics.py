@@ -43,16 +43,17 @@ class WatchdogCollector(Collector):
 
         up = _gauge("up", "1 when the watchdog has a fresh view of the cluster, else 0.", [])
         age = _gauge("snapshot_age_seconds", "Age of the latest cluster view.", [])
+        stage = ["source", "stage"]
         success = _gauge(
             "last_collection_success_timestamp_seconds",
-            "When a source last collected successfully (Unix time).",
-            ["source"],
+            "When a collection stage last succeeded (Unix time).",
+            stage,
         )
         duration = _gauge(
-            "collection_duration_seconds", "Duration of the source's last collection.", ["source"]
+            "collection_duration_seconds", "Duration of the stage's last collection.", stage
         )
-        attempts = _counter("collections", "Collections attempted per source.", ["source"])
-        errors = _counter("collection_errors", "Collections that failed per source.", ["source"])
+        attempts = _counter("collections", "Collections attempted per source and stage.", stage)
+        errors = _counter("collection_errors", "Collections failed per source and stage.", stage)
         zk_state = _gauge(
             "zookeeper_session_state",
             "1 for the current state of the ZooKeeper session, 0 for the others.",
@@ -71,12 +72,13 @@ class WatchdogCollector(Collector):
             ready, _ = watcher.ready(now)
             up.add_metric([name], 1.0 if ready else 0.0)
             for health in watcher.health.sources():
+                labels = [name, health.source, health.stage]
                 if health.last_success is not None:
-                    success.add_metric([name, health.source], health.last_success)
+                    success.add_metric(labels, health.last_success)
                 if health.last_duration is not None:
-                    duration.add_metric([name, health.source], health.last_duration)
-                attempts.add_metric([name, health.source], health.attempts_total)
-                errors.add_metric([name, health.source], health.errors_total)
+                    duration.add_metric(labels, health.last_duration)
+                attempts.add_metric(labels, health.attempts_total)
+                errors.add_metric(labels, health.errors_total)
             if watcher.health.zookeeper is not None:
                 current = watcher.health.zookeeper_state or "CONNECTING"
                 for state in ZK_STATES:

@@ -1,76 +1,88 @@
 """Kafka Admin API source (confluent-kafka / librdkafka).
 
-librdkafka works on its own threads and some calls (list_topics) block the caller, so every
-call runs off the event loop with a per-call timeout; the loop never waits on Kafka.
+librdkafka works on its own threads: most calls return concurrent futures (bridged into
+asyncio with wrap_future), list_topics blocks the caller (run in a thread). Every call has a
+timeout and the number in flight per cluster is bounded, so the loop never waits on Kafka and
+a cluster with thousands of groups is not flooded. Round trips grow with brokers and groups,
+not partitions: every per-partition question is asked for all partitions at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from types import MappingProxyType
-from typing import Any
+from collections.abc import Awaitable, Iterable
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, ConfigResource, OffsetSpec
 
 from watchdog import __version__
 from watchdog.config.schema import ClusterConfig
-from watchdog.model.snapshot import (
-    Broker,
-    ClusterMode,
-    ClusterSnapshot,
-    PartitionState,
-    TopicState,
-)
+from watchdog.model.parts import ClusterDescription, TopicMetadata
+from watchdog.model.snapshot import Broker, GroupState, PartitionState, TopicConfig, frozen_map
 
 log = logging.getLogger(__name__)
 _rdkafka_log = logging.getLogger("librdkafka")
+T = TypeVar("T")
 
 
 class SourceError(Exception):
     """A collection failed; the message is for people and names what to check."""
 
 
-def describe_kafka_error(exc: BaseException, cluster: ClusterConfig) -> str:
+_UNREACHABLE = {"_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT", "_RESOLVE"}
+_DENIED = {
+    "_AUTHENTICATION",
+    "SASL_AUTHENTICATION_FAILED",
+    "CLUSTER_AUTHORIZATION_FAILED",
+    "TOPIC_AUTHORIZATION_FAILED",
+    "GROUP_AUTHORIZATION_FAILED",
+}
+
+
+def describe_kafka_error(exc: BaseException, cluster: ClusterConfig, what: str = "") -> str:
     servers = ",".join(cluster.bootstrap_servers)
+    doing = f" ({what})" if what else ""
     err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
     if isinstance(err, KafkaError):
-        code = err.code()
-        if code in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT):
+        if err.name() in _UNREACHABLE:
             return (
-                f"cannot reach cluster {cluster.name!r} at {servers}: {err.str()} "
+                f"cannot reach cluster {cluster.name!r} at {servers}{doing}: {err.str()} "
                 "(check bootstrap_servers, the network and the listener's security settings)"
             )
-        if code in (
-            KafkaError._AUTHENTICATION,
-            KafkaError.SASL_AUTHENTICATION_FAILED,
-            KafkaError.CLUSTER_AUTHORIZATION_FAILED,
-            KafkaError.TOPIC_AUTHORIZATION_FAILED,
-        ):
+        if err.name() in _DENIED:
             return (
-                f"cluster {cluster.name!r} refused access: {err.str()} "
+                f"cluster {cluster.name!r} refused access{doing}: {err.str()} "
                 "(check kafka_client credentials and the principal's ACLs: Describe on the "
                 "cluster, topics and groups)"
             )
-        return f"cluster {cluster.name!r}: {err.name()}: {err.str()}"
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
-        return f"cluster {cluster.name!r} at {servers} did not answer in time"
-    return f"cluster {cluster.name!r}: {type(exc).__name__}: {exc}"
+        return f"cluster {cluster.name!r}{doing}: {err.name()}: {err.str()}"
+    if isinstance(exc, TimeoutError):
+        return f"cluster {cluster.name!r} at {servers} did not answer in time{doing}"
+    return f"cluster {cluster.name!r}{doing}: {type(exc).__name__}: {exc}"
 
 
 class AdminSource:
     """Reads one cluster through the Admin API. Construct without I/O; `start()` connects."""
 
-    def __init__(self, cluster: ClusterConfig, request_timeout: float) -> None:
+    def __init__(
+        self, cluster: ClusterConfig, request_timeout: float, max_concurrent: int = 8
+    ) -> None:
         self.cluster = cluster
         self.request_timeout = request_timeout
         self._client: AdminClient | None = None
+        self._slots = asyncio.Semaphore(max_concurrent)
 
     def _error_cb(self, err: KafkaError) -> None:
-        # librdkafka reports connection trouble here; the collection loop reports the
-        # outcome that matters (the cycle failed), so this stays at debug.
+        # librdkafka reports connection trouble here; the collection loop reports the outcome
+        # that matters (the cycle failed), so this stays at debug.
         _rdkafka_log.debug("librdkafka: %s", err.str(), extra={"kafka_cluster": self.cluster.name})
 
     def start(self) -> None:
@@ -97,38 +109,188 @@ class AdminSource:
             raise RuntimeError("AdminSource.start() was not called")
         return self._client
 
-    async def fetch_metadata(self) -> ClusterSnapshot:
-        """Brokers, controller and every topic's partitions, in one Metadata request."""
-        try:
-            metadata = await asyncio.wait_for(
-                asyncio.to_thread(self.client.list_topics, timeout=self.request_timeout),
-                timeout=self.request_timeout + 5,
-            )
-        except (KafkaException, TimeoutError) as exc:
-            raise SourceError(describe_kafka_error(exc, self.cluster)) from None
-        topics = {}
+    async def _call(self, awaitable: Awaitable[T], what: str) -> T:
+        async with self._slots:
+            try:
+                return await asyncio.wait_for(awaitable, self.request_timeout + 5)
+            except (KafkaException, TimeoutError) as exc:
+                raise SourceError(describe_kafka_error(exc, self.cluster, what)) from None
+
+    async def _future(self, future: Future[T], what: str) -> T:
+        return await self._call(asyncio.wrap_future(future), what)
+
+    @property
+    def _timeout_kw(self) -> dict[str, float]:
+        return {"request_timeout": self.request_timeout}
+
+    async def describe_cluster(self) -> ClusterDescription:
+        """Cluster id, brokers with racks, and the controller as the brokers report it.
+
+        On KRaft clusters that "controller" is a random live broker (KIP-590); the real
+        active controller comes from the quorum source.
+        """
+        result = await self._future(
+            self.client.describe_cluster(**self._timeout_kw), "DescribeCluster"
+        )
+        brokers = {
+            n.id: Broker(n.id, n.host or "", n.port, getattr(n, "rack", None) or None)
+            for n in result.nodes
+        }
+        controller = result.controller.id if result.controller is not None else None
+        return ClusterDescription(result.cluster_id, controller, frozen_map(brokers))
+
+    async def topics(self) -> list[TopicMetadata]:
+        """Every topic's partitions (leader, replicas, ISR) in one Metadata request."""
+        metadata = await self._call(
+            asyncio.to_thread(self.client.list_topics, timeout=self.request_timeout), "Metadata"
+        )
+        out = []
         for name, topic in metadata.topics.items():
             if not self.cluster.topics.allows(name):
                 continue
             partitions = tuple(
-                PartitionState(
-                    topic=name,
-                    partition=p.id,
-                    leader=p.leader,
-                    replicas=tuple(p.replicas),
-                    isr=tuple(p.isrs),
-                )
+                PartitionState(name, p.id, p.leader, tuple(p.replicas), tuple(p.isrs))
                 for p in sorted(topic.partitions.values(), key=lambda p: p.id)
             )
-            topics[name] = TopicState(name, partitions, internal=name.startswith("__"))
-        brokers = {b.id: Broker(b.id, b.host or "", b.port) for b in metadata.brokers.values()}
-        controller = metadata.controller_id if metadata.controller_id >= 0 else None
-        return ClusterSnapshot(
-            cluster=self.cluster.name,
-            taken_at=time.time(),
-            cluster_id=metadata.cluster_id,
-            brokers=MappingProxyType(brokers),
-            controller_id=controller,
-            topics=MappingProxyType(topics),
-            mode=ClusterMode.ZOOKEEPER if self.cluster.zookeeper else ClusterMode.UNKNOWN,
+            out.append(TopicMetadata(name, partitions, name.startswith("__")))
+        return out
+
+    async def log_offsets(
+        self, partitions: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[int | None, int | None]]:
+        """(log start, log end) of every partition: two ListOffsets rounds for all at once.
+
+        Log end is ListOffsets latest with read_uncommitted: the high watermark, the same
+        number ConsumerGroupCommand shows as LOG-END-OFFSET. A partition whose leader is
+        unavailable gets None (unknown), never 0.
+        """
+        wanted = list(partitions)
+        if not wanted:
+            return {}
+        earliest, latest = await asyncio.gather(
+            self._offsets(wanted, OffsetSpec.earliest()),
+            self._offsets(wanted, OffsetSpec.latest()),
         )
+        return {tp: (earliest.get(tp), latest.get(tp)) for tp in wanted}
+
+    async def _offsets(
+        self, wanted: list[tuple[str, int]], spec: OffsetSpec
+    ) -> dict[tuple[str, int], int]:
+        futures = self.client.list_offsets(
+            {TopicPartition(t, p): spec for t, p in wanted}, **self._timeout_kw
+        )
+        results = await asyncio.gather(
+            *(asyncio.wrap_future(f) for f in futures.values()), return_exceptions=True
+        )
+        out: dict[tuple[str, int], int] = {}
+        failed: list[BaseException] = []
+        for tp, result in zip(futures, results, strict=True):
+            if isinstance(result, BaseException):
+                failed.append(result)
+            elif result.offset >= 0:
+                out[(tp.topic, tp.partition)] = result.offset
+        if failed and not out:
+            raise SourceError(describe_kafka_error(failed[0], self.cluster, "ListOffsets"))
+        return out
+
+    async def groups(self, with_offsets: bool = True) -> dict[str, GroupState]:
+        """Every consumer group: state, type, members, and every committed offset.
+
+        Groups that are empty or have no members are kept (they still hold offsets and lag).
+        ListConsumerGroupOffsets takes one group per request in confluent-kafka, so those
+        requests fan out, bounded by the per-cluster limit.
+        """
+        listing = await self._future(
+            self.client.list_consumer_groups(**self._timeout_kw), "ListGroups"
+        )
+        ids = [g.group_id for g in listing.valid if self.cluster.groups.allows(g.group_id)]
+        listed = {g.group_id: g for g in listing.valid}
+        if not ids:
+            return {}
+        described: dict[str, Any] = {}
+        futures = self.client.describe_consumer_groups(ids, **self._timeout_kw)
+        results = await asyncio.gather(
+            *(asyncio.wrap_future(f) for f in futures.values()), return_exceptions=True
+        )
+        for group_id, result in zip(futures, results, strict=True):
+            if not isinstance(result, BaseException):
+                described[group_id] = result
+        offsets: dict[str, dict[tuple[str, int], int]] = {}
+        if with_offsets:
+            fetched = await asyncio.gather(*(self._group_offsets(g) for g in ids))
+            offsets = dict(zip(ids, fetched, strict=True))
+        out = {}
+        for group_id in ids:
+            desc = described.get(group_id)
+            listing_entry = listed[group_id]
+            state = desc.state if desc is not None else listing_entry.state
+            kind = getattr(desc, "type", None) or getattr(listing_entry, "type", None)
+            out[group_id] = GroupState(
+                group_id=group_id,
+                state=_enum_name(state),
+                members=len(desc.members) if desc is not None else 0,
+                group_type=_enum_name(kind) if kind is not None else None,
+                offsets=frozen_map(offsets.get(group_id, {})),
+            )
+        return out
+
+    async def _group_offsets(self, group_id: str) -> dict[tuple[str, int], int]:
+        futures = self.client.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group_id)], **self._timeout_kw
+        )
+        try:
+            result = await self._future(futures[group_id], f"OffsetFetch {group_id}")
+        except SourceError as exc:
+            log.debug("%s", exc)
+            return {}
+        return {
+            (tp.topic, tp.partition): tp.offset
+            for tp in result.topic_partitions
+            if tp.offset >= 0 and tp.error is None
+        }
+
+    async def topic_configs(self, topics: Iterable[str]) -> dict[str, TopicConfig]:
+        """min.insync.replicas and unclean.leader.election.enable as in force.
+
+        DescribeConfigs answers with the effective value whatever its source (topic override,
+        broker or cluster default), so broker defaults are resolved by the broker itself.
+        """
+        names = list(topics)
+        if not names:
+            return {}
+        futures = self.client.describe_configs(
+            [ConfigResource(ConfigResource.Type.TOPIC, n) for n in names], **self._timeout_kw
+        )
+        results = await self._call(
+            asyncio.gather(
+                *(asyncio.wrap_future(f) for f in futures.values()), return_exceptions=True
+            ),
+            "DescribeConfigs",
+        )
+        out = {}
+        for resource, result in zip(futures, results, strict=True):
+            if isinstance(result, BaseException):
+                continue
+            out[resource.name] = TopicConfig(
+                min_insync_replicas=_int(result.get("min.insync.replicas")),
+                unclean_leader_election=_bool(result.get("unclean.leader.election.enable")),
+            )
+        return out
+
+
+def _enum_name(value: Any) -> str:
+    name = getattr(value, "name", None)
+    return str(name if name is not None else value)
+
+
+def _int(entry: Any) -> int | None:
+    try:
+        return int(entry.value) if entry is not None and entry.value is not None else None
+    except ValueError:
+        return None
+
+
+def _bool(entry: Any) -> bool | None:
+    if entry is None or entry.value is None:
+        return None
+    return str(entry.value).lower() == "true"

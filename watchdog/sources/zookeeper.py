@@ -141,6 +141,10 @@ class ZooKeeperSource:
         visit("", 1)
         return found
 
+    @property
+    def client(self) -> KazooClient:
+        return self._require()
+
     def _require(self) -> KazooClient:
         if self._client is None:
             raise RuntimeError("ZooKeeperSource.start() was not called")

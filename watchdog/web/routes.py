@@ -62,8 +62,8 @@ def cluster_states(watchers: list[ClusterWatcher], now: float) -> list[dict[str,
             "name": watcher.name,
             "ready": ready,
             "reason": reason,
-            "sources": {
-                h.source: {
+            "stages": {
+                h.stage: {
                     "last_success": h.last_success,
                     "last_error": h.last_error,
                     "consecutive_failures": h.consecutive_failures,

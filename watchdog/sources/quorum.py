@@ -1,0 +1,179 @@
+"""KRaft controller quorum and partition reassignments, through kafka-python.
+
+confluent-kafka does not expose DescribeQuorum (the only way to learn the ACTIVE KRaft
+controller: Metadata and DescribeCluster name a random broker there) nor
+ListPartitionReassignments; kafka-python 3.x has both. It is used for these two questions
+only, with the same security settings translated from the librdkafka properties.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from watchdog.config.schema import ClusterConfig
+from watchdog.model.parts import Quorum, QuorumAnswer, Reassignments
+from watchdog.model.snapshot import frozen_map
+from watchdog.sources.admin import SourceError
+
+log = logging.getLogger(__name__)
+
+# librdkafka property -> kafka-python keyword
+_TRANSLATE = {
+    "security.protocol": "security_protocol",
+    "sasl.mechanism": "sasl_mechanism",
+    "sasl.mechanisms": "sasl_mechanism",
+    "sasl.username": "sasl_plain_username",
+    "sasl.password": "sasl_plain_password",
+    "sasl.kerberos.service.name": "sasl_kerberos_service_name",
+    "ssl.ca.location": "ssl_cafile",
+    "ssl.certificate.location": "ssl_certfile",
+    "ssl.key.location": "ssl_keyfile",
+    "ssl.key.password": "ssl_password",
+}
+# Tuning-only properties that need no translation to ask two metadata questions.
+_IGNORABLE_PREFIXES = ("socket.", "reconnect.", "topic.metadata.", "metadata.", "debug", "log")
+
+
+def kafka_python_config(cluster: ClusterConfig, request_timeout: float) -> dict[str, Any]:
+    """Raises ValueError naming the property that has no kafka-python equivalent."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": list(cluster.bootstrap_servers),
+        "client_id": "kafka-watchdog-quorum",
+        "request_timeout_ms": int(request_timeout * 1000),
+        "bootstrap_timeout_ms": int(request_timeout * 1000),
+    }
+    for key, value in cluster.client_properties().items():
+        if key == "bootstrap.servers":
+            continue
+        if key in _TRANSLATE:
+            target = _TRANSLATE[key]
+            config[target] = value.upper() if target == "security_protocol" else value
+        elif key == "enable.ssl.certificate.verification":
+            config["ssl_check_hostname"] = value.lower() == "true"
+        elif key == "ssl.endpoint.identification.algorithm":
+            config["ssl_check_hostname"] = value.lower() == "https"
+        elif not key.startswith(_IGNORABLE_PREFIXES):
+            raise ValueError(f"kafka_client property {key!r} has no kafka-python equivalent")
+    return config
+
+
+class QuorumUnsupported(Exception):
+    """The cluster does not run KRaft (zookeeper_mode False), or hides its quorum (None)."""
+
+    def __init__(
+        self, message: str, zookeeper_mode: bool | None = None, reassignments: Any = None
+    ) -> None:
+        super().__init__(message)
+        # "supported" in QuorumAnswer terms: False when the brokers lack the API.
+        self.zookeeper_mode = False if zookeeper_mode else None
+        self.reassignments = reassignments or {}
+
+
+class QuorumSource:
+    def __init__(self, cluster: ClusterConfig, request_timeout: float) -> None:
+        self.cluster = cluster
+        self.request_timeout = request_timeout
+        self._client: Any = None
+
+    def _connect(self) -> Any:
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        try:
+            config = kafka_python_config(self.cluster, self.request_timeout)
+        except ValueError as exc:
+            raise QuorumUnsupported(str(exc)) from None
+        try:
+            return KafkaAdminClient(**config)
+        except KafkaError as exc:
+            raise SourceError(
+                f"cluster {self.cluster.name!r}: quorum client cannot connect: {exc}"
+            ) from None
+
+    def _reassignments(self) -> Reassignments:
+        from kafka.errors import KafkaError
+
+        try:
+            answer = self._client.list_partition_reassignments()
+        except (KafkaError, NotImplementedError) as exc:
+            log.debug("ListPartitionReassignments failed: %r", exc)
+            return {}
+        return {
+            (tp.topic, tp.partition): (
+                tuple(info.get("adding_replicas", ())),
+                tuple(info.get("removing_replicas", ())),
+            )
+            for tp, info in answer.items()
+        }
+
+    def _describe(self) -> tuple[Quorum, Reassignments]:
+        from kafka.errors import (
+            ClusterAuthorizationFailedError,
+            IncompatibleBrokerVersion,
+            KafkaError,
+            UnsupportedVersionError,
+        )
+
+        if self._client is None:
+            self._client = self._connect()
+        try:
+            answer = self._client.describe_metadata_quorum()
+        except (UnsupportedVersionError, IncompatibleBrokerVersion, NotImplementedError) as exc:
+            raise QuorumUnsupported(
+                f"DescribeQuorum not supported (ZooKeeper mode): {exc!r}",
+                zookeeper_mode=True,
+                reassignments=self._reassignments(),
+            ) from None
+        except ClusterAuthorizationFailedError as exc:
+            raise QuorumUnsupported(f"DescribeQuorum refused: {exc!r}") from None
+        except KafkaError as exc:
+            self._reset()
+            raise SourceError(f"cluster {self.cluster.name!r}: DescribeQuorum: {exc!r}") from None
+        return parse_quorum(answer), self._reassignments()
+
+    def _reset(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:  # closing a broken client must not hide the first error
+                log.debug("closing quorum client failed", exc_info=True)
+            self._client = None
+
+    async def describe(self) -> QuorumAnswer:
+        """The active controller and quorum, plus ongoing reassignments (adding, removing).
+
+        A cluster without DescribeQuorum (ZooKeeper mode) answers `supported=False`; one that
+        refuses it (managed clusters, missing ACL) answers `supported=None`: unknown.
+        """
+        try:
+            quorum, moving = await asyncio.wait_for(
+                asyncio.to_thread(self._describe), self.request_timeout * 2 + 5
+            )
+        except TimeoutError:
+            raise SourceError(
+                f"cluster {self.cluster.name!r}: DescribeQuorum did not answer in time"
+            ) from None
+        except QuorumUnsupported as exc:
+            return QuorumAnswer(None, exc.zookeeper_mode, frozen_map(exc.reassignments), str(exc))
+        return QuorumAnswer(quorum, True, frozen_map(moving))
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._reset)
+
+
+def parse_quorum(answer: dict[str, Any]) -> Quorum:
+    """The __cluster_metadata partition of a DescribeQuorum response."""
+    try:
+        partition = answer["topics"][0]["partitions"][0]
+        if partition.get("error"):
+            raise QuorumUnsupported(f"DescribeQuorum partition error: {partition['error']}")
+        return Quorum(
+            leader_id=int(partition["leader_id"]),
+            leader_epoch=int(partition["leader_epoch"]),
+            voters=tuple(sorted(int(v["replica_id"]) for v in partition.get("current_voters", []))),
+            observers=tuple(sorted(int(o["replica_id"]) for o in partition.get("observers", []))),
+        )
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise SourceError(f"unexpected DescribeQuorum answer: {exc!r}") from None

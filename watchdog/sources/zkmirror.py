@@ -1,0 +1,407 @@
+"""A live mirror of a ZooKeeper-mode cluster's metadata, kept by ZooKeeper watches.
+
+Watched: /brokers/ids and each broker, /controller, /controller_epoch, /brokers/topics and
+each topic's assignment, every partition's `state` node, /config/topics and each override.
+A change reaches the mirror within one ZooKeeper round trip of the write, with the znode's
+mtime so that detection delay can be measured.
+
+Threading: kazoo completes requests and fires watches on its own thread. Those callbacks only
+hand the result to the event loop (call_soon_threadsafe); every piece of mirror state is read
+and written on the loop alone, so no lock is needed.
+
+Robustness, each for a reason:
+- Only persistent parents get children watches; per-topic nodes get data watches that re-arm
+  through an `exists` watch when the node is gone, so a deleted and recreated topic is seen
+  (kazoo's ChildrenWatch recipe stops silently on deleted nodes).
+- kazoo drops every watch when the connection drops (it fires them with a NONE event and does
+  not re-register). So every reconnect starts a new *generation*: everything is re-read and
+  re-watched, answers from older generations are ignored, and the next snapshot's diff shows
+  whatever changed while the session was away.
+- A znode whose data cannot be parsed is reported (log, counter) and skipped; the rest of
+  the mirror carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
+from kazoo.protocol.states import EventType, WatchedEvent, ZnodeStat
+
+from watchdog.config.schema import NameFilter
+from watchdog.model.parts import ZkTopic, ZkView
+from watchdog.model.snapshot import Broker, LeaderRecovery, PartitionState, frozen_map
+
+log = logging.getLogger(__name__)
+
+Apply = Callable[[bytes | None, ZnodeStat | None], None]
+ChildrenApply = Callable[[list[str] | None], None]
+
+
+@dataclass(slots=True)
+class _Assignment:
+    topic_id: str | None
+    replicas: dict[int, tuple[int, ...]]
+    adding: dict[int, tuple[int, ...]]
+    removing: dict[int, tuple[int, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _PartitionZk:
+    leader: int
+    leader_epoch: int
+    isr: tuple[int, ...]
+    recovery: LeaderRecovery
+    mtime: float
+
+
+def _json(data: bytes | None) -> Any:
+    if data is None:
+        return None
+    return json.loads(data.decode("utf-8"))
+
+
+def parse_broker(broker_id: int, data: bytes | None) -> Broker:
+    doc = _json(data)
+    host, port = doc.get("host"), doc.get("port")
+    if not host or port in (None, -1):
+        # Brokers with only named listeners register host null; the first endpoint has it.
+        endpoint = (doc.get("endpoints") or [""])[0]
+        hostport = endpoint.split("://", 1)[-1]
+        host, _, port_text = hostport.rpartition(":")
+        port = int(port_text) if port_text.isdigit() else -1
+    return Broker(broker_id, str(host or ""), int(port), doc.get("rack"))
+
+
+def parse_state(data: bytes | None, mtime: float) -> _PartitionZk:
+    doc = _json(data)
+    recovery = (
+        LeaderRecovery.RECOVERING
+        if int(doc.get("leader_recovery_state", 0)) == 1
+        else LeaderRecovery.RECOVERED
+    )
+    isr = doc["isr"]
+    if not isinstance(isr, list):
+        raise TypeError("isr is not a list")
+    return _PartitionZk(
+        int(doc["leader"]), int(doc["leader_epoch"]), tuple(int(r) for r in isr), recovery, mtime
+    )
+
+
+def parse_assignment(data: bytes | None) -> _Assignment:
+    doc = _json(data)
+
+    def table(key: str) -> dict[int, tuple[int, ...]]:
+        raw = doc.get(key) or {}
+        return {int(p): tuple(int(r) for r in replicas) for p, replicas in raw.items()}
+
+    return _Assignment(
+        topic_id=doc.get("topic_id"),
+        replicas=table("partitions"),
+        adding=table("adding_replicas"),
+        removing=table("removing_replicas"),
+    )
+
+
+def parse_controller(data: bytes | None) -> int | None:
+    doc = _json(data)
+    return None if doc is None else int(doc["brokerid"])
+
+
+class ZkMirror:
+    """Mirror of one cluster. `resync()` on every (re)connection; `view()` once synced."""
+
+    def __init__(
+        self,
+        client: KazooClient,
+        chroot: str,
+        topics: NameFilter,
+        on_change: Callable[[], None],
+    ) -> None:
+        self._client = client
+        self._chroot = chroot
+        self._topics_filter = topics
+        self._on_change = on_change
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._gen = 0
+        self._pending = 0
+        self.synced = False
+        self.malformed_total = 0
+        self._malformed: set[str] = set()
+        self._clear()
+
+    def _clear(self) -> None:
+        self._cluster_id: str | None = None
+        self._broker_ids: set[int] = set()
+        self._brokers: dict[int, Broker] = {}
+        self._controller: int | None = None
+        self._controller_time: float | None = None
+        self._epoch: int | None = None
+        self._topic_names: set[str] = set()
+        self._assign: dict[str, _Assignment] = {}
+        self._states: dict[tuple[str, int], _PartitionZk] = {}
+        self._configs: dict[str, dict[str, str]] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def resync(self) -> None:
+        """Forget everything and re-read it all under a new generation. Loop thread only."""
+        self._loop = asyncio.get_running_loop()
+        self._gen += 1
+        self._pending = 0
+        self.synced = False
+        self._clear()
+        self._read_data("/cluster/id", self._apply_cluster_id, watch=False)
+        self._read_children("/brokers/ids", self._apply_broker_ids)
+        self._read_data("/controller", self._apply_controller)
+        self._read_data("/controller_epoch", self._apply_epoch)
+        self._read_children("/brokers/topics", self._apply_topic_names)
+        self._read_children("/config/topics", self._apply_config_names)
+
+    def invalidate(self) -> None:
+        """The session is gone: answers still in flight belong to the old generation."""
+        self._gen += 1
+        self.synced = False
+
+    # -- reading with watches -------------------------------------------------------------
+
+    def _path(self, relative: str) -> str:
+        return self._chroot + relative
+
+    def _post(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(fn, *args)
+
+    def _watcher(self, gen: int, rearm: Callable[[], None]) -> Callable[[WatchedEvent], None]:
+        def fire(event: WatchedEvent) -> None:  # kazoo thread
+            if event.type != EventType.NONE:  # NONE: connection change, resync handles it
+                self._post(self._rearm, gen, rearm)
+
+        return fire
+
+    def _rearm(self, gen: int, rearm: Callable[[], None]) -> None:
+        if gen == self._gen:
+            rearm()
+
+    def _read_data(self, relative: str, apply: Apply, watch: bool = True) -> None:
+        gen, path = self._gen, self._path(relative)
+        self._pending += 1
+        watcher = self._watcher(gen, lambda: self._read_data(relative, apply)) if watch else None
+
+        def done(result: Any) -> None:  # kazoo thread
+            try:
+                data, stat = result.get_nowait()
+                outcome: tuple[Any, Any, BaseException | None] = (data, stat, None)
+            except NoNodeError:
+                outcome = (None, None, None)
+                if watcher is not None:
+                    # getData sets no watch on a missing node; exists does (fires on create).
+                    self._client.exists_async(path, watch=watcher)
+            except Exception as exc:  # connection loss: the next resync re-reads it
+                outcome = (None, None, exc)
+            self._post(self._completed, gen, path, apply, outcome)
+
+        self._client.get_async(path, watch=watcher).rawlink(done)
+
+    def _read_children(self, relative: str, apply: ChildrenApply) -> None:
+        gen, path = self._gen, self._path(relative)
+        self._pending += 1
+        watcher = self._watcher(gen, lambda: self._read_children(relative, apply))
+
+        def done(result: Any) -> None:  # kazoo thread
+            try:
+                outcome: tuple[Any, Any, BaseException | None] = (result.get_nowait(), None, None)
+            except NoNodeError:
+                outcome = (None, None, None)
+                self._client.exists_async(path, watch=watcher)
+            except Exception as exc:
+                outcome = (None, None, exc)
+            self._post(self._completed_children, gen, path, apply, outcome)
+
+        self._client.get_children_async(path, watch=watcher).rawlink(done)
+
+    def _completed(self, gen: int, path: str, apply: Apply, outcome: tuple[Any, Any, Any]) -> None:
+        if gen != self._gen:
+            return
+        data, stat, error = outcome
+        if error is None:
+            try:
+                apply(data, stat)
+                self._malformed.discard(path)
+            except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+                self._report_malformed(path, data, exc)
+        self._finish()
+
+    def _completed_children(
+        self, gen: int, path: str, apply: ChildrenApply, outcome: tuple[Any, Any, Any]
+    ) -> None:
+        if gen != self._gen:
+            return
+        children, _, error = outcome
+        if error is None:
+            apply(children)
+        self._finish()
+
+    def _report_malformed(self, path: str, data: bytes | None, exc: BaseException) -> None:
+        self.malformed_total += 1
+        if path not in self._malformed:
+            self._malformed.add(path)
+            preview = (data or b"")[:120].decode("utf-8", "replace")
+            log.warning(
+                "skipping malformed znode %s: %s (data: %r)",
+                path,
+                exc,
+                preview,
+            )
+
+    def _finish(self) -> None:
+        self._pending -= 1
+        if not self.synced and self._pending == 0:
+            self.synced = True
+        if self.synced:
+            self._on_change()
+
+    # -- applying what was read (loop thread) ---------------------------------------------
+
+    def _apply_cluster_id(self, data: bytes | None, stat: ZnodeStat | None) -> None:
+        doc = _json(data)
+        self._cluster_id = None if doc is None else str(doc["id"])
+
+    def _apply_broker_ids(self, children: list[str] | None) -> None:
+        ids = {int(c) for c in children or [] if c.isdigit()}
+        for gone in self._broker_ids - ids:
+            self._brokers.pop(gone, None)
+        for new in sorted(ids - self._broker_ids):
+            self._read_data(f"/brokers/ids/{new}", self._broker_applier(new))
+        self._broker_ids = ids
+
+    def _broker_applier(self, broker_id: int) -> Apply:
+        def apply(data: bytes | None, stat: ZnodeStat | None) -> None:
+            if broker_id not in self._broker_ids:
+                return
+            if data is None:
+                self._brokers.pop(broker_id, None)
+            else:
+                self._brokers[broker_id] = parse_broker(broker_id, data)
+
+        return apply
+
+    def _apply_controller(self, data: bytes | None, stat: ZnodeStat | None) -> None:
+        self._controller = parse_controller(data)
+        self._controller_time = stat.mtime / 1000 if stat is not None else None
+
+    def _apply_epoch(self, data: bytes | None, stat: ZnodeStat | None) -> None:
+        self._epoch = None if data is None else int(data.decode("utf-8").strip())
+
+    def _apply_topic_names(self, children: list[str] | None) -> None:
+        names = {c for c in children or [] if self._topics_filter.allows(c)}
+        for gone in self._topic_names - names:
+            self._drop_topic(gone)
+        for new in sorted(names - self._topic_names):
+            self._read_data(f"/brokers/topics/{new}", self._assignment_applier(new))
+        self._topic_names = names
+
+    def _drop_topic(self, topic: str) -> None:
+        self._assign.pop(topic, None)
+        for key in [k for k in self._states if k[0] == topic]:
+            del self._states[key]
+
+    def _assignment_applier(self, topic: str) -> Apply:
+        def apply(data: bytes | None, stat: ZnodeStat | None) -> None:
+            if topic not in self._topic_names:
+                return
+            if data is None:
+                self._drop_topic(topic)
+                return
+            assignment = parse_assignment(data)
+            old = self._assign.get(topic)
+            if old is not None and old.topic_id != assignment.topic_id:
+                self._drop_topic(topic)  # recreated: the old partition states are void
+                old = None
+            known = set(old.replicas) if old is not None else set()
+            self._assign[topic] = assignment
+            for partition in sorted(set(assignment.replicas) - known):
+                self._read_data(
+                    f"/brokers/topics/{topic}/partitions/{partition}/state",
+                    self._state_applier(topic, partition, assignment.topic_id),
+                )
+
+        return apply
+
+    def _state_applier(self, topic: str, partition: int, topic_id: str | None) -> Apply:
+        def apply(data: bytes | None, stat: ZnodeStat | None) -> None:
+            current = self._assign.get(topic)
+            if current is None or current.topic_id != topic_id:
+                return  # the topic went away (or was recreated) meanwhile
+            if data is None or stat is None:
+                self._states.pop((topic, partition), None)
+            else:
+                self._states[(topic, partition)] = parse_state(data, stat.mtime / 1000)
+
+        return apply
+
+    def _apply_config_names(self, children: list[str] | None) -> None:
+        names = {c for c in children or [] if self._topics_filter.allows(c)}
+        for gone in set(self._configs) - names:
+            self._configs.pop(gone, None)
+        for new in sorted(names - set(self._configs)):
+            self._configs[new] = {}
+            self._read_data(f"/config/topics/{new}", self._config_applier(new))
+
+    def _config_applier(self, topic: str) -> Apply:
+        def apply(data: bytes | None, stat: ZnodeStat | None) -> None:
+            if topic not in self._configs:
+                return
+            doc = _json(data)
+            config = (doc or {}).get("config") or {}
+            self._configs[topic] = {str(k): str(v) for k, v in config.items()}
+
+        return apply
+
+    # -- the view -------------------------------------------------------------------------
+
+    def view(self) -> ZkView:
+        topics = {}
+        for name, assignment in self._assign.items():
+            partitions = []
+            for partition in sorted(assignment.replicas):
+                state = self._states.get((name, partition))
+                if state is None:
+                    continue  # not read yet (topic being created): no guess
+                partitions.append(
+                    PartitionState(
+                        topic=name,
+                        partition=partition,
+                        leader=state.leader,
+                        replicas=assignment.replicas[partition],
+                        isr=state.isr,
+                        leader_epoch=state.leader_epoch,
+                        adding_replicas=assignment.adding.get(partition, ()),
+                        removing_replicas=assignment.removing.get(partition, ()),
+                        leader_recovery=state.recovery,
+                        source_time=state.mtime,
+                    )
+                )
+            topics[name] = ZkTopic(
+                name,
+                assignment.topic_id,
+                tuple(partitions),
+                frozen_map(self._configs.get(name, {})),
+            )
+        return ZkView(
+            taken_at=time.time(),
+            cluster_id=self._cluster_id,
+            brokers=frozen_map(self._brokers),
+            controller_id=self._controller,
+            controller_epoch=self._epoch,
+            controller_time=self._controller_time,
+            topics=frozen_map(topics),
+        )
