@@ -79,7 +79,10 @@ async def test_01_metrics_render_latest_state(app: web.Application) -> None:
     assert got["kafka_watchdog_controller_id{kafka_cluster=prod}"] == 2
     assert got["kafka_watchdog_partitions{kafka_cluster=prod}"] == 2
     assert got["kafka_watchdog_cluster_info{cluster_id=abc,kafka_cluster=prod,mode=zookeeper}"] == 1
-    assert got["kafka_watchdog_collection_errors_total{kafka_cluster=dev,source=admin,stage=metadata}"] == 1
+    assert (
+        got["kafka_watchdog_collection_errors_total{kafka_cluster=dev,source=admin,stage=metadata}"]
+        == 1
+    )
     assert got["kafka_watchdog_zookeeper_session_state{kafka_cluster=prod,state=CONNECTED}"] == 1
     assert "kafka_watchdog_brokers{kafka_cluster=dev}" not in got  # no view yet: no guess
 
