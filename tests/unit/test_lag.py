@@ -1,0 +1,120 @@
+"""Lag in messages, in seconds, and Burrow-style status: numbered cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from watchdog.detection.lag import (
+    LagStatus,
+    PointHistory,
+    Sample,
+    evaluate,
+    lag_messages,
+    lag_seconds,
+)
+
+
+def test_01_lag_is_never_negative_and_the_race_is_flagged() -> None:
+    assert lag_messages(90, 100) == (10, False)
+    assert lag_messages(100, 100) == (0, False)
+    assert lag_messages(105, 100) == (0, True)
+
+
+# 10 records/s: offset 0 at t=0, 100 at t=10, 200 at t=20, now t=25.
+STEADY = [(0, 0.0), (100, 10.0), (200, 20.0)]
+SECONDS = [
+    ("02 caught up", STEADY, 200, 25.0, 0.0),
+    ("03 beyond the last point (newer log end not polled yet)", STEADY, 250, 25.0, 0.0),
+    ("04 exactly on a point", STEADY, 100, 25.0, 15.0),
+    ("05 interpolated between points", STEADY, 150, 25.0, 10.0),
+    ("06 older than the history: extrapolated at the recorded rate", STEADY, -50, 25.0, 30.0),
+    ("07 one point only: at least as old as it", [(100, 10.0)], 50, 25.0, 15.0),
+    (
+        "08 burst then idle: the time the offset was first reached",
+        [(0, 0.0), (100, 1.0)],
+        50,
+        60.0,
+        59.5,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "points", "committed", "now", "expected"), SECONDS, ids=[c[0][:2] for c in SECONDS]
+)
+def test_lag_seconds(
+    case: str, points: list[tuple[int, float]], committed: int, now: float, expected: float
+) -> None:
+    assert lag_seconds(points, committed, now) == pytest.approx(expected), case
+
+
+def test_09_no_history_no_answer() -> None:
+    assert lag_seconds([], 5, 10.0) is None
+
+
+def test_10_history_keeps_first_time_an_offset_was_reached_and_resets_on_truncation() -> None:
+    h = PointHistory(max_points=3)
+    for offset, at in [(10, 1.0), (10, 2.0), (20, 3.0), (30, 4.0), (40, 5.0)]:
+        h.record(offset, at)
+    assert list(h.points) == [(20, 3.0), (30, 4.0), (40, 5.0)]
+    h.record(5, 6.0)
+    assert list(h.points) == [(5, 6.0)]
+
+
+def s(committed: int, lag: int, at: float) -> Sample:
+    return Sample(committed, lag, at)
+
+
+W = 100.0
+STATUS = [
+    ("11 too few samples", [s(1, 5, 90)], True, LagStatus.UNKNOWN),
+    (
+        "12 lag hit zero in the window: OK",
+        [s(1, 5, 80), s(6, 0, 90), s(7, 3, 99)],
+        True,
+        LagStatus.OK,
+    ),
+    (
+        "13 offsets went back: REWIND",
+        [s(50, 5, 80), s(40, 15, 90), s(45, 12, 99)],
+        True,
+        LagStatus.REWIND,
+    ),
+    (
+        "14 no progress, nobody owns the partition: STOP",
+        [s(5, 5, 80), s(5, 8, 90), s(5, 9, 99)],
+        False,
+        LagStatus.STOP,
+    ),
+    (
+        "15 no progress while a member owns it: STALL",
+        [s(5, 5, 80), s(5, 8, 90), s(5, 9, 99)],
+        True,
+        LagStatus.STALL,
+    ),
+    (
+        "16 moving but lag never decreases: WARN",
+        [s(5, 5, 80), s(7, 6, 90), s(9, 6, 99)],
+        True,
+        LagStatus.WARN,
+    ),
+    (
+        "17 moving and lag decreasing: OK",
+        [s(5, 9, 80), s(9, 6, 90), s(12, 3, 99)],
+        True,
+        LagStatus.OK,
+    ),
+    (
+        "18 samples older than the window are ignored",
+        [s(1, 0, -5), s(5, 5, 80), s(5, 8, 90), s(5, 9, 99)],
+        False,
+        LagStatus.STOP,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "samples", "owned", "expected"), STATUS, ids=[c[0][:2] for c in STATUS]
+)
+def test_status(case: str, samples: list[Sample], owned: bool, expected: LagStatus) -> None:
+    assert evaluate(samples, owned, 100.0, W, min_samples=3) is expected, case
