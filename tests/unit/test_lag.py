@@ -118,3 +118,33 @@ STATUS = [
 )
 def test_status(case: str, samples: list[Sample], owned: bool, expected: LagStatus) -> None:
     assert evaluate(samples, owned, 100.0, W, min_samples=3) is expected, case
+
+
+def test_19_tracker_end_to_end_stop_then_recovery() -> None:
+    from watchdog.config.schema import LagConfig
+    from watchdog.detection.lag_tracker import LagTracker
+    from watchdog.model.snapshot import GroupState, frozen_map
+
+    tracker = LagTracker(LagConfig(window=30.0, min_samples=3))
+    empty = lambda c: GroupState("g", "Empty", 0, offsets=frozen_map({("t", 0): c}))  # noqa: E731
+    # Producer at 10/s, consumer gone at offset 100.
+    for i in range(5):
+        at = 10.0 * i
+        result = tracker.observe({"g": empty(100)}, {("t", 0): (0, 100 + 100 * i)}, at)
+    lag = result["g"].partitions[0]
+    assert (lag.lag, lag.status) == (400, LagStatus.STOP)
+    assert lag.lag_seconds == pytest.approx(40.0)
+    assert result["g"].status is LagStatus.STOP
+    # It comes back and catches up: OK.
+    active = GroupState(
+        "g", "Stable", 1, offsets=frozen_map({("t", 0): 600}), assigned=frozenset({("t", 0)})
+    )
+    result = tracker.observe({"g": active}, {("t", 0): (0, 600)}, 50.0)
+    assert result["g"].status is LagStatus.OK and result["g"].partitions[0].lag_seconds == 0.0
+    # A commit newer than the log end read: clamped and counted.
+    ahead = GroupState("g", "Stable", 1, offsets=frozen_map({("t", 0): 700}))
+    result = tracker.observe({"g": ahead}, {("t", 0): (0, 650)}, 60.0)
+    assert result["g"].partitions[0].lag == 0 and tracker.races_total["g"] == 1
+    # Group deleted: its state goes.
+    assert tracker.observe({}, {("t", 0): (0, 650)}, 70.0) == {}
+    assert tracker.races_total == {}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from watchdog.detection.hazards import topic_hazards
 from watchdog.detection.partition_health import PartitionHealth, classify
-from watchdog.model.snapshot import PartitionState, TopicConfig
+from watchdog.model.snapshot import PartitionState, TopicConfig, TopicState
 
 LIVE = {1, 2, 3}
 MIN2 = TopicConfig(min_insync_replicas=2)
@@ -83,3 +84,35 @@ def test_classify(
     case: str, part: PartitionState, config: TopicConfig, live: set[int], expected: tuple[bool, ...]
 ) -> None:
     assert classify(part, config, live) == PartitionHealth(*expected), case
+
+
+def topic(rf: int, config: TopicConfig) -> TopicState:
+    replicas = tuple(range(1, rf + 1))
+    return TopicState("t", (PartitionState("t", 0, 1, replicas, replicas),), config=config)
+
+
+HAZARD_CASES = [
+    ("09 safe: rf 3, min ISR 2, clean elections", 3, TopicConfig(2, False), []),
+    ("10 unclean elections enabled", 3, TopicConfig(2, True), ["unclean_leader_election_enabled"]),
+    (
+        "11 min ISR 1 with rf 3",
+        3,
+        TopicConfig(1, False),
+        ["min_insync_replicas_1_with_replication_factor_3_or_more"],
+    ),
+    (
+        "12 min ISR above rf: acks=all can never succeed",
+        2,
+        TopicConfig(3, False),
+        ["min_insync_replicas_above_replication_factor"],
+    ),
+    ("13 rf 1 below the floor of 2", 1, TopicConfig(1, False), ["replication_factor_below_floor"]),
+    ("14 configs unknown yet: no claim", 3, TopicConfig(), []),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "rf", "config", "expected"), HAZARD_CASES, ids=[c[0][:2] for c in HAZARD_CASES]
+)
+def test_hazards(case: str, rf: int, config: TopicConfig, expected: list[str]) -> None:
+    assert topic_hazards(topic(rf, config), min_replication_factor=2) == expected, case

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def build_app(config: WatchdogConfig) -> web.Application:
     """Construct everything; no connection is made until the app starts."""
     app = web.Application()
-    app[WATCHERS] = [ClusterWatcher(c, config.collection) for c in config.clusters]
+    app[WATCHERS] = [ClusterWatcher(c, config.collection, config.lag) for c in config.clusters]
 
     async def watchers_ctx(app: web.Application) -> AsyncIterator[None]:
         for watcher in app[WATCHERS]:

@@ -16,9 +16,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from watchdog.config.schema import ClusterConfig, CollectionConfig
+from watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig
 from watchdog.detection.diff import diff
-from watchdog.detection.events import Event
+from watchdog.detection.events import Event, EventKind
+from watchdog.detection.lag_tracker import LagTracker
 from watchdog.model.assemble import assemble
 from watchdog.model.health import ClusterHealth, SourceHealth
 from watchdog.model.parts import AdminView, Timed, ZkView
@@ -43,9 +44,15 @@ EventListener = Callable[[ClusterSnapshot, list[Event]], None]
 
 
 class ClusterWatcher:
-    def __init__(self, cluster: ClusterConfig, collection: CollectionConfig) -> None:
+    def __init__(
+        self, cluster: ClusterConfig, collection: CollectionConfig, lag: LagConfig | None = None
+    ) -> None:
         self.cluster = cluster
         self.collection = collection
+        self.lag = LagTracker(lag or LagConfig())
+        # Every broker ever seen registered or holding a replica: one that vanishes stays
+        # visible (broker_up 0) instead of silently dropping out of the metrics.
+        self.known_brokers: set[int] = set()
         self.store = SnapshotStore()
         self.health = ClusterHealth(cluster.name, zookeeper_configured=bool(cluster.zookeeper))
         timeout = collection.request_timeout
@@ -78,7 +85,6 @@ class ClusterWatcher:
             ("metadata", c.metadata_interval, self._collect_metadata),
             ("quorum", c.metadata_interval, self._collect_quorum),
             ("offsets", c.offsets_interval, self._collect_offsets),
-            ("groups", c.offsets_interval, self._collect_groups),
             ("configs", c.configs_interval, self._collect_configs),
         ]
         if self.zookeeper is not None:
@@ -126,16 +132,27 @@ class ClusterWatcher:
         return [(p.topic, p.partition) for t in snap.topics.values() for p in t.partitions]
 
     async def _collect_offsets(self) -> None:
+        """Group offsets first, log offsets second: read in that order a log end is never
+        older than a commit (as ConsumerGroupCommand does), so lag races stay rare."""
         if self.store.latest is None:
             raise SourceError("waiting for the first metadata view")
         self.admin.start()
-        offsets = await self.admin.log_offsets(self._partitions())
-        self._update(offsets=Timed(frozen_map(offsets), time.time()))
-
-    async def _collect_groups(self) -> None:
-        self.admin.start()
-        groups = await self.admin.groups()
-        self._update(groups=Timed(frozen_map(groups), time.time()))
+        groups_health = self.health.stages["groups"]
+        started = time.time()
+        groups = None
+        try:
+            groups = frozen_map(await self.admin.groups())
+        except SourceError as exc:
+            self._record_failure(groups_health, started, str(exc))
+        else:
+            groups_health.succeeded(started, time.time())
+        offsets = frozen_map(await self.admin.log_offsets(self._partitions()))
+        now = time.time()
+        if groups is not None:
+            self.lag.observe(groups, offsets, now)
+            self._update(offsets=Timed(offsets, now), groups=Timed(groups, now))
+        else:
+            self._update(offsets=Timed(offsets, now))
 
     async def _collect_configs(self) -> None:
         snap = self.store.latest
@@ -198,6 +215,10 @@ class ClusterWatcher:
         if snapshot is None:
             return
         previous = self.store.put(snapshot)
+        self.known_brokers.update(snapshot.brokers)
+        for topic in snapshot.topics.values():
+            for p in topic.partitions:
+                self.known_brokers.update(p.replicas)
         events = diff(previous, snapshot)
         if events:
             self._record(snapshot, events)
@@ -206,6 +227,10 @@ class ClusterWatcher:
         self.events.extend(events)
         for event in events:
             self.event_counts[(event.kind.value, event.topic or "")] += 1
+        gone = {e.topic for e in events if e.kind is EventKind.TOPIC_DELETED}
+        if gone:  # a deleted topic's counters go with it, like its other series
+            for key in [k for k in self.event_counts if k[1] in gone]:
+                del self.event_counts[key]
         shown = events if len(events) <= LOG_EVENTS_MAX else events[: LOG_EVENTS_MAX // 2]
         for event in shown:
             log.info(

@@ -118,6 +118,38 @@ class CollectionConfig(StrictModel):
         return 3 * self.metadata_interval + self.request_timeout
 
 
+class LagConfig(StrictModel):
+    window: Duration = Field(
+        default=300.0,
+        ge=1.0,
+        description="Lag status (OK, WARN, STALL, STOP, REWIND) is judged over this window.",
+    )
+    min_samples: int = Field(
+        default=3, ge=2, le=1000, description="Samples needed in the window before judging."
+    )
+    history_points: int = Field(
+        default=64,
+        ge=2,
+        le=10000,
+        description="(log end offset, time) points kept per partition for lag in seconds.",
+    )
+
+
+class MetricsConfig(StrictModel):
+    partition_level: bool = Field(
+        default=True,
+        description="Per-partition series; false keeps only topic-level aggregates "
+        "(cardinality control for very large clusters).",
+    )
+    kafka_exporter_compat: bool = Field(
+        default=False,
+        description="Also export danielqsj/kafka_exporter's metric names and labels.",
+    )
+    min_replication_factor: int = Field(
+        default=2, ge=1, le=16, description="Topics below this factor get a config hazard."
+    )
+
+
 class ZooKeeperTls(StrictModel):
     ca: str | None = Field(default=None, description="CA bundle (PEM) to verify servers.")
     certfile: str | None = Field(default=None, description="Client certificate (PEM).")
@@ -241,6 +273,8 @@ class WatchdogConfig(StrictModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     collection: CollectionConfig = Field(default_factory=CollectionConfig)
+    lag: LagConfig = Field(default_factory=LagConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     clusters: list[ClusterConfig] = Field(min_length=1, description="Clusters to watch.")
 
     def cluster(self, name: str) -> ClusterConfig:

@@ -91,6 +91,7 @@ class GroupState:
     members: int = 0
     group_type: str | None = None  # classic / consumer (KIP-848)
     offsets: Mapping[tuple[str, int], int] = field(default_factory=frozen_map)
+    assigned: frozenset[tuple[str, int]] = frozenset()  # partitions members own right now
 
 
 @dataclass(frozen=True, slots=True)

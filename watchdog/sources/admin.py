@@ -231,6 +231,7 @@ class AdminSource:
                 members=len(desc.members) if desc is not None else 0,
                 group_type=_enum_name(kind) if kind is not None else None,
                 offsets=frozen_map(offsets.get(group_id, {})),
+                assigned=_assigned(desc),
             )
         return out
 
@@ -276,6 +277,17 @@ class AdminSource:
                 unclean_leader_election=_bool(result.get("unclean.leader.election.enable")),
             )
         return out
+
+
+def _assigned(desc: Any) -> frozenset[tuple[str, int]]:
+    if desc is None:
+        return frozenset()
+    owned = set()
+    for member in desc.members:
+        assignment = getattr(member, "assignment", None)
+        for tp in getattr(assignment, "topic_partitions", None) or []:
+            owned.add((tp.topic, tp.partition))
+    return frozenset(owned)
 
 
 def _enum_name(value: Any) -> str:

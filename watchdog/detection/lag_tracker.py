@@ -1,0 +1,113 @@
+"""Per-cluster lag bookkeeping: log end history, commit samples, and the evaluation.
+
+Stateful (histories), but without I/O and with time passed in: the collection loop feeds it
+one observation per offsets cycle, the metrics and alerting read its latest evaluation.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from watchdog.config.schema import LagConfig
+from watchdog.detection.lag import (
+    LagStatus,
+    PointHistory,
+    Sample,
+    evaluate,
+    lag_messages,
+    lag_seconds,
+)
+from watchdog.model.parts import LogOffsets
+from watchdog.model.snapshot import GroupState
+
+TP = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int
+    log_end: int | None
+    lag: int | None  # None when the log end is unknown
+    lag_seconds: float | None
+    status: LagStatus
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLag:
+    group: str
+    state: str
+    members: int
+    partitions: tuple[PartitionLag, ...]
+    status: LagStatus  # the worst partition's
+
+    def by_topic(self) -> dict[str, list[PartitionLag]]:
+        out: dict[str, list[PartitionLag]] = {}
+        for p in self.partitions:
+            out.setdefault(p.topic, []).append(p)
+        return out
+
+
+class LagTracker:
+    def __init__(self, config: LagConfig) -> None:
+        self.config = config
+        self._points: dict[TP, PointHistory] = {}
+        self._samples: dict[tuple[str, TP], deque[Sample]] = {}
+        self.races_total: Counter[str] = Counter()  # commit newer than the log end read
+        self.latest: Mapping[str, GroupLag] = {}
+
+    def observe(
+        self, groups: Mapping[str, GroupState], offsets: LogOffsets, at: float
+    ) -> Mapping[str, GroupLag]:
+        """Record one cycle (group offsets read BEFORE log offsets) and evaluate it."""
+        for tp, (_, end) in offsets.items():
+            if end is None:
+                continue
+            history = self._points.get(tp)
+            if history is None:
+                history = self._points[tp] = PointHistory(self.config.history_points)
+            history.record(end, at)
+        for tp in self._points.keys() - offsets.keys():
+            del self._points[tp]  # the partition is gone
+
+        # Enough samples to cover the window at any poll rate the config allows.
+        keep = max(self.config.min_samples * 4, 64)
+        result: dict[str, GroupLag] = {}
+        seen: set[tuple[str, TP]] = set()
+        for group_id, group in groups.items():
+            parts = []
+            for tp, committed in sorted(group.offsets.items()):
+                key = (group_id, tp)
+                seen.add(key)
+                end = offsets.get(tp, (None, None))[1]
+                history = self._points.get(tp)
+                if end is None:
+                    parts.append(PartitionLag(*tp, committed, None, None, None, LagStatus.ERROR))
+                    continue
+                lag, raced = lag_messages(committed, end)
+                if raced:
+                    self.races_total[group_id] += 1
+                samples = self._samples.get(key)
+                if samples is None:
+                    samples = self._samples[key] = deque(maxlen=keep)
+                samples.append(Sample(committed, lag, at))
+                status = evaluate(
+                    samples,
+                    tp in group.assigned,
+                    at,
+                    self.config.window,
+                    self.config.min_samples,
+                )
+                seconds = lag_seconds(history.points, committed, at) if history else None
+                parts.append(PartitionLag(*tp, committed, end, lag, seconds, status))
+            worst = max((p.status for p in parts), key=lambda s: s.severity, default=LagStatus.OK)
+            result[group_id] = GroupLag(group_id, group.state, group.members, tuple(parts), worst)
+        for key in self._samples.keys() - seen:
+            del self._samples[key]  # group deleted or stopped committing that partition
+        for group_id in self.races_total.keys() - groups.keys():
+            del self.races_total[group_id]
+        self.latest = result
+        return result
