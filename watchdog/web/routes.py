@@ -11,9 +11,11 @@ from prometheus_client.exposition import choose_encoder
 
 from watchdog import __version__
 from watchdog.app.watcher import ClusterWatcher
+from watchdog.config.schema import MetricsConfig
 from watchdog.sinks.metrics import WatchdogCollector
 
 WATCHERS = web.AppKey("watchers", list[ClusterWatcher])
+METRICS_CONFIG = web.AppKey("metrics_config", MetricsConfig)
 
 _INDEX = """<!doctype html><html><head><title>kafka-watchdog</title></head><body>
 <h1>kafka-watchdog {version}</h1>
@@ -39,7 +41,7 @@ async def metrics(request: web.Request) -> web.Response:
             known = ", ".join(w.name for w in request.app[WATCHERS])
             raise web.HTTPNotFound(text=f"no cluster named {only!r}; configured: {known}\n")
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(WatchdogCollector(watchers))
+    registry.register(WatchdogCollector(watchers, request.app[METRICS_CONFIG]))
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
     body = encoder(registry)
     headers = {"Content-Type": content_type}

@@ -1,0 +1,151 @@
+"""Cluster, broker, controller, partition and topic-config metrics."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from watchdog.app.watcher import ClusterWatcher
+from watchdog.config.schema import MetricsConfig
+from watchdog.detection.events import EventKind
+from watchdog.detection.hazards import topic_hazards
+from watchdog.detection.partition_health import classify
+from watchdog.model.snapshot import ClusterSnapshot
+from watchdog.sinks.metrics.families import Families
+
+C, T, P = "kafka_cluster", "topic", "partition"
+
+# Event counters per topic: (metric name, event kind, help)
+EVENT_COUNTERS = [
+    ("isr_shrinks", EventKind.ISR_SHRINK, "ISR shrinks seen (a replica fell out of sync)."),
+    ("isr_expands", EventKind.ISR_EXPAND, "ISR expansions seen (a replica caught up)."),
+    ("leader_changes", EventKind.LEADER_CHANGED, "Partition leader changes seen."),
+    (
+        "unclean_leader_elections",
+        EventKind.UNCLEAN_LEADER_ELECTION,
+        "Unclean leader elections seen: a leader that was not in the ISR; records were lost.",
+    ),
+    (
+        "log_truncations",
+        EventKind.LOG_TRUNCATION,
+        "Log end offsets seen going backwards: records were lost.",
+    ),
+]
+
+PARTITION_FLAGS = [
+    ("under_replicated", "1 when the partition has fewer in-sync replicas than replicas."),
+    (
+        "under_min_isr",
+        "1 when the ISR is below min.insync.replicas or there is no leader: "
+        "acks=all producers fail.",
+    ),
+    ("at_min_isr", "1 when the ISR equals min.insync.replicas: one more failure blocks acks=all."),
+    ("offline", "1 when the partition has no leader."),
+    ("unavailable", "1 when the partition has no leader or its leader is not a live broker."),
+]
+
+
+def collect(
+    fams: Families, watcher: ClusterWatcher, snap: ClusterSnapshot, config: MetricsConfig
+) -> None:
+    name = watcher.name
+    fams.gauge(
+        "cluster_info", "Identity of the watched cluster.", [C, "cluster_id", "mode"]
+    ).add_metric([name, snap.cluster_id or "", snap.mode.value], 1)
+    fams.gauge("brokers", "Brokers alive (registered) in the cluster.", [C]).add_metric(
+        [name], len(snap.brokers)
+    )
+    broker_up = fams.gauge(
+        "broker_up",
+        "1 when the broker is registered; 0 for a broker known from replica assignments or an "
+        "earlier registration that is gone.",
+        [C, "broker"],
+    )
+    for broker in sorted(watcher.known_brokers | snap.brokers.keys()):
+        broker_up.add_metric([name, str(broker)], 1.0 if broker in snap.brokers else 0.0)
+    if snap.controller_id is not None:
+        fams.gauge(
+            "controller_id",
+            "Broker (or KRaft controller) id of the active controller; absent when unknown.",
+            [C],
+        ).add_metric([name], snap.controller_id)
+    if snap.controller_epoch is not None:
+        fams.gauge(
+            "controller_epoch",
+            "Controller epoch (ZooKeeper) or metadata quorum leader epoch (KRaft).",
+            [C],
+        ).add_metric([name], snap.controller_epoch)
+    fams.counter(
+        "controller_changes", "Controller changes seen since the watchdog started.", [C]
+    ).add_metric([name], watcher.event_counts[(EventKind.CONTROLLER_CHANGED.value, "")])
+    fams.gauge("topics", "Topics watched (after the topic filters).", [C]).add_metric(
+        [name], len(snap.topics)
+    )
+    fams.gauge("partitions", "Partitions of the watched topics.", [C]).add_metric(
+        [name], snap.partition_count
+    )
+
+    per_partition = config.partition_level
+    pl = [C, T, P]
+    tl = [C, T]
+    if per_partition:
+        replicas = fams.gauge("partition_replicas", "Replicas assigned to the partition.", pl)
+        isr = fams.gauge("partition_in_sync_replicas", "Replicas in the ISR.", pl)
+        leader = fams.gauge("partition_leader", "Broker id of the leader; -1 when offline.", pl)
+        preferred = fams.gauge(
+            "partition_leader_is_preferred", "1 when the first assigned replica leads.", pl
+        )
+        start = fams.gauge("partition_log_start_offset", "Log start offset.", pl)
+        end = fams.gauge(
+            "partition_log_end_offset", "Log end offset (high watermark, read_uncommitted).", pl
+        )
+        flags = {flag: fams.gauge(f"partition_{flag}", doc, pl) for flag, doc in PARTITION_FLAGS}
+    topic_partitions = fams.gauge("topic_partitions", "Partitions of the topic.", tl)
+    topic_flags = {
+        flag: fams.gauge(
+            f"topic_{flag}_partitions", f"Partitions of the topic in state {flag}.", tl
+        )
+        for flag, _ in PARTITION_FLAGS
+    }
+    totals: Counter[str] = Counter()
+    live = snap.brokers.keys()
+    for topic in snap.topics.values():
+        counts: Counter[str] = Counter()
+        for p in topic.partitions:
+            health = classify(p, topic.config, live)
+            for flag, _ in PARTITION_FLAGS:
+                if getattr(health, flag):
+                    counts[flag] += 1
+            if per_partition:
+                labels = [name, p.topic, str(p.partition)]
+                replicas.add_metric(labels, len(p.replicas))
+                isr.add_metric(labels, len(p.isr))
+                leader.add_metric(labels, p.leader)
+                preferred.add_metric(labels, 1.0 if health.preferred_leader else 0.0)
+                if p.log_start_offset is not None:
+                    start.add_metric(labels, p.log_start_offset)
+                if p.log_end_offset is not None:
+                    end.add_metric(labels, p.log_end_offset)
+                for flag, _ in PARTITION_FLAGS:
+                    flags[flag].add_metric(labels, 1.0 if getattr(health, flag) else 0.0)
+        topic_partitions.add_metric([name, topic.name], len(topic.partitions))
+        for flag, _ in PARTITION_FLAGS:
+            topic_flags[flag].add_metric([name, topic.name], counts[flag])
+        totals.update(counts)
+    for flag, _ in PARTITION_FLAGS:
+        fams.gauge(
+            f"{flag}_partitions", f"Partitions in state {flag} across the cluster.", [C]
+        ).add_metric([name], totals[flag])
+
+    for metric, kind, doc in EVENT_COUNTERS:
+        family = fams.counter(metric, doc + " Per topic.", tl)
+        for topic_name in snap.topics:
+            family.add_metric([name, topic_name], watcher.event_counts[(kind.value, topic_name)])
+
+    hazard = fams.gauge(
+        "topic_config_hazard",
+        "1 for each risky setting of a topic (see docs/metrics.md for the hazards).",
+        [C, T, "hazard"],
+    )
+    for topic in snap.topics.values():
+        for found in topic_hazards(topic, config.min_replication_factor):
+            hazard.add_metric([name, topic.name, found], 1)

@@ -1,0 +1,81 @@
+"""danielqsj/kafka_exporter's metric names and labels, for dashboards built on it.
+
+kafka_exporter runs one exporter per cluster, so its series have no cluster label. When one
+cluster is rendered (one configured, or /metrics?kafka_cluster=NAME) the labels are exactly
+its labels; when several are, a kafka_cluster label keeps the series distinct.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prometheus_client.core import GaugeMetricFamily
+
+from watchdog.app.watcher import ClusterWatcher
+from watchdog.detection.partition_health import classify
+from watchdog.sinks.metrics.families import Families
+
+
+def collect(fams: Families, watchers: Sequence[ClusterWatcher], with_cluster_label: bool) -> None:
+    extra = ["kafka_cluster"] if with_cluster_label else []
+
+    def gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
+        return fams.gauge(
+            name, doc + " (kafka_exporter compatible)", [*labels, *extra], prefix="kafka_"
+        )
+
+    brokers = gauge("brokers", "Number of brokers in the cluster.", [])
+    partitions = gauge("topic_partitions", "Number of partitions for this topic.", ["topic"])
+    tp = ["topic", "partition"]
+    current = gauge("topic_partition_current_offset", "Current offset of a partition.", tp)
+    oldest = gauge("topic_partition_oldest_offset", "Oldest offset of a partition.", tp)
+    in_sync = gauge("topic_partition_in_sync_replica", "In-sync replicas of a partition.", tp)
+    leader = gauge("topic_partition_leader", "Leader broker id of a partition.", tp)
+    preferred = gauge(
+        "topic_partition_leader_is_preferred", "1 if the partition uses its preferred broker.", tp
+    )
+    replicas = gauge("topic_partition_replicas", "Replicas of a partition.", tp)
+    under = gauge(
+        "topic_partition_under_replicated_partition", "1 if the partition is under-replicated.", tp
+    )
+    ctp = ["consumergroup", "topic", "partition"]
+    ct = ["consumergroup", "topic"]
+    c_offset = gauge("consumergroup_current_offset", "Committed offset of a group.", ctp)
+    c_offset_sum = gauge("consumergroup_current_offset_sum", "Sum of committed offsets.", ct)
+    c_lag = gauge("consumergroup_lag", "Lag of a group on a partition.", ctp)
+    c_lag_sum = gauge("consumergroup_lag_sum", "Lag of a group on a topic.", ct)
+    c_members = gauge("consumergroup_members", "Members of a group.", ["consumergroup"])
+
+    for watcher in watchers:
+        snap = watcher.store.latest
+        if snap is None:
+            continue
+        cl = [watcher.name] if with_cluster_label else []
+        brokers.add_metric(cl, len(snap.brokers))
+        for topic in snap.topics.values():
+            partitions.add_metric([topic.name, *cl], len(topic.partitions))
+            for p in topic.partitions:
+                labels = [p.topic, str(p.partition), *cl]
+                health = classify(p, topic.config, snap.brokers.keys())
+                if p.log_end_offset is not None:
+                    current.add_metric(labels, p.log_end_offset)
+                if p.log_start_offset is not None:
+                    oldest.add_metric(labels, p.log_start_offset)
+                in_sync.add_metric(labels, len(p.isr))
+                leader.add_metric(labels, p.leader)
+                preferred.add_metric(labels, 1.0 if health.preferred_leader else 0.0)
+                replicas.add_metric(labels, len(p.replicas))
+                under.add_metric(labels, 1.0 if health.under_replicated else 0.0)
+        for group_id, group in snap.groups.items():
+            c_members.add_metric([group_id, *cl], group.members)
+        for group_id, group_lag in watcher.lag.latest.items():
+            for topic_name, parts in group_lag.by_topic().items():
+                c_offset_sum.add_metric(
+                    [group_id, topic_name, *cl], sum(p.committed for p in parts)
+                )
+                c_lag_sum.add_metric([group_id, topic_name, *cl], sum(p.lag or 0 for p in parts))
+                for lag in parts:
+                    labels = [group_id, topic_name, str(lag.partition), *cl]
+                    c_offset.add_metric(labels, lag.committed)
+                    if lag.lag is not None:
+                        c_lag.add_metric(labels, lag.lag)

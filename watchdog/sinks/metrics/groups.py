@@ -1,0 +1,90 @@
+"""Consumer group metrics: committed offsets, lag in messages and seconds, status."""
+
+from __future__ import annotations
+
+from watchdog.app.watcher import ClusterWatcher
+from watchdog.config.schema import MetricsConfig
+from watchdog.sinks.metrics.families import Families
+
+C, G, T, P = "kafka_cluster", "group", "topic", "partition"
+
+
+def collect(fams: Families, watcher: ClusterWatcher, config: MetricsConfig) -> None:
+    name = watcher.name
+    snap = watcher.store.latest
+    group_states = snap.groups if snap is not None else {}
+    members = fams.gauge("consumergroup_members", "Members of the group.", [C, G])
+    state = fams.gauge(
+        "consumergroup_state",
+        "1 for the group's current state (Stable, Empty, ...).",
+        [C, G, "state"],
+    )
+    for group_id, group in group_states.items():
+        members.add_metric([name, group_id], group.members)
+        state.add_metric([name, group_id, group.state], 1)
+
+    gl = [C, G]
+    gtl = [C, G, T]
+    gtpl = [C, G, T, P]
+    status = fams.gauge(
+        "consumergroup_status",
+        "1 for the group's lag status: its worst partition's (OK, WARN, STALL, STOP, REWIND, "
+        "ERROR, UNKNOWN).",
+        [C, G, "status"],
+    )
+    lag_sum = fams.gauge(
+        "consumergroup_lag_sum", "Lag in messages summed over the topic's partitions.", gtl
+    )
+    lag_max = fams.gauge(
+        "consumergroup_lag_max", "Largest partition lag of the group on the topic.", gtl
+    )
+    seconds_max = fams.gauge(
+        "consumergroup_lag_seconds_max",
+        "Largest partition lag in seconds of the group on the topic (interpolated from the "
+        "log end history; error within one offsets interval).",
+        gtl,
+    )
+    races = fams.counter(
+        "consumergroup_lag_clamped",
+        "Times a committed offset was newer than the log end read (a read race): lag "
+        "reported as 0, never negative.",
+        gl,
+    )
+    if config.partition_level:
+        committed = fams.gauge(
+            "consumergroup_committed_offset", "Offset the group committed.", gtpl
+        )
+        lag = fams.gauge(
+            "consumergroup_lag", "Log end offset minus committed offset, never negative.", gtpl
+        )
+        seconds = fams.gauge(
+            "consumergroup_lag_seconds",
+            "How long ago the group's next unread record was written (interpolated; error "
+            "within one offsets interval).",
+            gtpl,
+        )
+        pstatus = fams.gauge(
+            "consumergroup_partition_status",
+            "1 for the partition's lag status (Burrow's rules over lag.window).",
+            [*gtpl, "status"],
+        )
+    for group_id, group_lag in watcher.lag.latest.items():
+        status.add_metric([name, group_id, group_lag.status.value], 1)
+        races.add_metric([name, group_id], watcher.lag.races_total[group_id])
+        for topic, parts in group_lag.by_topic().items():
+            known = [p.lag for p in parts if p.lag is not None]
+            lag_sum.add_metric([name, group_id, topic], sum(known))
+            lag_max.add_metric([name, group_id, topic], max(known, default=0))
+            secs = [p.lag_seconds for p in parts if p.lag_seconds is not None]
+            if secs:
+                seconds_max.add_metric([name, group_id, topic], max(secs))
+            if not config.partition_level:
+                continue
+            for p in parts:
+                labels = [name, group_id, topic, str(p.partition)]
+                committed.add_metric(labels, p.committed)
+                if p.lag is not None:
+                    lag.add_metric(labels, p.lag)
+                if p.lag_seconds is not None:
+                    seconds.add_metric(labels, p.lag_seconds)
+                pstatus.add_metric([*labels, p.status.value], 1)

@@ -1,0 +1,71 @@
+"""The watchdog's own health: is it seeing each cluster, and how its collections fare."""
+
+from __future__ import annotations
+
+import platform
+
+import confluent_kafka
+
+from watchdog import __version__
+from watchdog.app.watcher import ClusterWatcher
+from watchdog.sinks.metrics.families import Families
+
+ZK_STATES = ("CONNECTED", "CONNECTING", "SUSPENDED", "LOST")
+C = "kafka_cluster"
+
+
+def build_info(fams: Families) -> None:
+    versions = [__version__, platform.python_version(), confluent_kafka.libversion()[0]]
+    fams.gauge(
+        "build_info",
+        "Version of kafka-watchdog and of the libraries it reads Kafka with.",
+        ["version", "python_version", "librdkafka_version"],
+        scheduled=False,
+    ).add_metric(versions, 1)
+
+
+def collect(fams: Families, watcher: ClusterWatcher, now: float) -> None:
+    name = watcher.name
+    ready, _ = watcher.ready(now)
+    fams.gauge(
+        "up", "1 when the watchdog has a fresh view of the cluster, else 0.", [C]
+    ).add_metric([name], 1.0 if ready else 0.0)
+    stage = [C, "source", "stage"]
+    success = fams.gauge(
+        "last_collection_success_timestamp_seconds",
+        "When a collection stage last succeeded (Unix time).",
+        stage,
+    )
+    duration = fams.gauge(
+        "collection_duration_seconds", "Duration of the stage's last collection.", stage
+    )
+    attempts = fams.counter("collections", "Collections attempted per source and stage.", stage)
+    errors = fams.counter("collection_errors", "Collections failed per source and stage.", stage)
+    for health in watcher.health.sources():
+        labels = [name, health.source, health.stage]
+        if health.last_success is not None:
+            success.add_metric(labels, health.last_success)
+        if health.last_duration is not None:
+            duration.add_metric(labels, health.last_duration)
+        attempts.add_metric(labels, health.attempts_total)
+        errors.add_metric(labels, health.errors_total)
+    if watcher.health.zookeeper is not None:
+        current = watcher.health.zookeeper_state or "CONNECTING"
+        zk_state = fams.gauge(
+            "zookeeper_session_state",
+            "1 for the current state of the ZooKeeper session, 0 for the others.",
+            [C, "state"],
+        )
+        for state in ZK_STATES:
+            zk_state.add_metric([name, state], 1.0 if state == current else 0.0)
+        malformed = watcher.mirror.malformed_total if watcher.mirror is not None else 0
+        fams.counter(
+            "zookeeper_malformed_znodes",
+            "Znodes skipped because their data could not be parsed.",
+            [C],
+        ).add_metric([name], malformed)
+    snap = watcher.store.latest
+    if snap is not None:
+        fams.gauge("snapshot_age_seconds", "Age of the latest cluster view.", [C]).add_metric(
+            [name], max(0.0, now - snap.taken_at)
+        )
