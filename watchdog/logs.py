@@ -64,3 +64,5 @@ def setup_logging(fmt: str = "text", level: str = "info", stream: TextIO | None 
     # watcher logs one line per change of session state instead.
     for noisy in ("kazoo", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.ERROR, root.level))
+    # kafka-python (the quorum client) logs every connection at INFO.
+    logging.getLogger("kafka").setLevel(max(logging.WARNING, root.level))

@@ -69,6 +69,9 @@ class ClusterWatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._last_warned: dict[str, float] = {}
         self._rebuild_handle: asyncio.TimerHandle | None = None
+        # Offsets and configs are asked for the partitions of the first view: wait for it
+        # instead of failing (and warning) at every start.
+        self._first_view = asyncio.Event()
 
     @property
     def name(self) -> str:
@@ -134,8 +137,7 @@ class ClusterWatcher:
     async def _collect_offsets(self) -> None:
         """Group offsets first, log offsets second: read in that order a log end is never
         older than a commit (as ConsumerGroupCommand does), so lag races stay rare."""
-        if self.store.latest is None:
-            raise SourceError("waiting for the first metadata view")
+        await self._first_view.wait()
         self.admin.start()
         groups_health = self.health.stages["groups"]
         started = time.time()
@@ -155,9 +157,9 @@ class ClusterWatcher:
             self._update(offsets=Timed(offsets, now))
 
     async def _collect_configs(self) -> None:
+        await self._first_view.wait()
         snap = self.store.latest
-        if snap is None:
-            raise SourceError("waiting for the first metadata view")
+        assert snap is not None
         self.admin.start()
         configs = await self.admin.topic_configs(list(snap.topics))
         self._update(configs=Timed(frozen_map(configs), time.time()))
@@ -170,6 +172,11 @@ class ClusterWatcher:
             await zk.start()  # connects and checks the chroot; raises SourceError
             self.mirror = ZkMirror(zk.client, zk.zk.chroot, self.cluster.topics, self._zk_changed)
             self.mirror.resync()
+            # The first full read takes a moment on large clusters: wait instead of warning.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.mirror.synced_event.wait(), self.collection.request_timeout
+                )
         state = self.health.zookeeper_state
         if state != "CONNECTED":
             raise SourceError(f"ZooKeeper session {state}: the ZooKeeper view is stale")
@@ -215,6 +222,7 @@ class ClusterWatcher:
         if snapshot is None:
             return
         previous = self.store.put(snapshot)
+        self._first_view.set()
         self.known_brokers.update(snapshot.brokers)
         for topic in snapshot.topics.values():
             for p in topic.partitions:

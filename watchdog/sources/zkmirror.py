@@ -133,6 +133,7 @@ class ZkMirror:
         self._gen = 0
         self._pending = 0
         self.synced = False
+        self.synced_event = asyncio.Event()
         self.malformed_total = 0
         self._malformed: set[str] = set()
         self._clear()
@@ -157,6 +158,7 @@ class ZkMirror:
         self._gen += 1
         self._pending = 0
         self.synced = False
+        self.synced_event.clear()
         self._clear()
         self._read_data("/cluster/id", self._apply_cluster_id, watch=False)
         self._read_children("/brokers/ids", self._apply_broker_ids)
@@ -169,6 +171,7 @@ class ZkMirror:
         """The session is gone: answers still in flight belong to the old generation."""
         self._gen += 1
         self.synced = False
+        self.synced_event.clear()
 
     # -- reading with watches -------------------------------------------------------------
 
@@ -266,6 +269,7 @@ class ZkMirror:
         self._pending -= 1
         if not self.synced and self._pending == 0:
             self.synced = True
+            self.synced_event.set()
         if self.synced:
             self._on_change()
 
