@@ -22,7 +22,7 @@ from watchdog.detection.events import Event, EventKind
 from watchdog.detection.lag_tracker import LagTracker
 from watchdog.model.assemble import assemble
 from watchdog.model.health import ClusterHealth, SourceHealth
-from watchdog.model.parts import AdminView, Timed, ZkView
+from watchdog.model.parts import AdminView, LogOffsets, Timed, ZkView
 from watchdog.model.snapshot import ClusterSnapshot, frozen_map
 from watchdog.model.store import SnapshotStore
 from watchdog.sources.admin import AdminSource, SourceError
@@ -148,13 +148,26 @@ class ClusterWatcher:
             self._record_failure(groups_health, started, str(exc))
         else:
             groups_health.succeeded(started, time.time())
-        offsets = frozen_map(await self.admin.log_offsets(self._partitions()))
+        offsets = frozen_map(self._carry_forward(await self.admin.log_offsets(self._partitions())))
         now = time.time()
         if groups is not None:
             self.lag.observe(groups, offsets, now)
             self._update(offsets=Timed(offsets, now), groups=Timed(groups, now))
         else:
             self._update(offsets=Timed(offsets, now))
+
+    def _carry_forward(
+        self, fresh: LogOffsets
+    ) -> dict[tuple[str, int], tuple[int | None, int | None]]:
+        """A partition without a leader cannot answer ListOffsets: keep its last known offsets
+        so that when it comes back (after an unclean election, say) the drop is measured
+        against what it last held, not lost in the gap."""
+        last = self.view.offsets.value if self.view.offsets is not None else {}
+        merged = dict(fresh)
+        for tp, (start, end) in fresh.items():
+            if end is None and tp in last:
+                merged[tp] = (start if start is not None else last[tp][0], last[tp][1])
+        return merged
 
     async def _collect_configs(self) -> None:
         await self._first_view.wait()
