@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv kafka demo test lint unit integration clean reap
+.PHONY: help venv kafka promtool demo test lint unit integration clean reap
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -25,8 +25,12 @@ venv: $(STAMP)
 kafka: venv
 	$(BIN)/python -m testcluster fetch
 
+# promtool (Debian's prometheus package) checks the /metrics output in the integration tests.
+promtool:
+	@command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
+
 demo: venv kafka
-	$(BIN)/python -m testcluster demo
+	$(BIN)/python -m testcluster.demo
 
 lint: venv
 	$(BIN)/ruff check watchdog testcluster tests bench
@@ -36,10 +40,10 @@ lint: venv
 unit: venv
 	$(BIN)/pytest tests/unit -q
 
-integration: venv kafka
+integration: venv kafka promtool
 	$(BIN)/pytest tests/integration -m integration -v
 
-test: venv kafka lint
+test: venv kafka promtool lint
 	$(BIN)/pytest tests/unit -q
 	$(BIN)/pytest tests/integration -m integration -v
 

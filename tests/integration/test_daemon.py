@@ -28,6 +28,7 @@ def metric_values(text: str, name: str) -> dict[str, float]:
 def fast(clusters: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "collection": {"metadata_interval": "1s", "request_timeout": "2s"},
+        "metrics": {"kafka_exporter_compat": True},
         "clusters": clusters,
     }
 
@@ -66,6 +67,11 @@ def test_watches_zookeeper_and_kraft_clusters_and_reports_the_unreachable_one(
 
         status, text = daemon.get("/metrics")
         assert status == 200
+        lint = subprocess.run(
+            ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+        assert "kafka_topic_partition_in_sync_replica{" in text  # kafka_exporter names too
         assert metric_values(text, "kafka_watchdog_up") == {"zk": 1, "kraft": 1, "ghost": 0}
         assert metric_values(text, "kafka_watchdog_brokers") == {"zk": 3, "kraft": 3}
 

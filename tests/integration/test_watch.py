@@ -177,7 +177,10 @@ async def test_seed_incident_unclean_election_and_truncation(
         "the watchdog to see all 250 records",
     )
     await in_thread(cluster.broker(leader).kill)
-    await until(lambda: cluster.leader_of(topic) == -1, "the partition to go offline", 90)
+    if mode != "kraft":
+        await until(lambda: cluster.leader_of(topic) == -1, "the partition to go offline", 90)
+    # (On a 3-node combined KRaft cluster two nodes down is a lost controller quorum: nothing
+    # changes until the stale node is back, so there is no offline moment to wait for.)
     await in_thread(cluster.broker(stale).start)
     if mode == "kraft":
         # KRaft elects unclean leaders on its own schedule; operators force it like this.
