@@ -17,12 +17,7 @@ BROKER_HEAP = ("-Xms32m", "-Xmx384m")
 # both modes; each cluster adds its own identity, listeners and mode-specific settings.
 COMMON_BROKER_CONFIG: dict[str, str] = {
     "num.partitions": "1",
-    "default.replication.factor": "3",
-    "min.insync.replicas": "2",
-    "offsets.topic.replication.factor": "3",
     "offsets.topic.num.partitions": "3",
-    "transaction.state.log.replication.factor": "3",
-    "transaction.state.log.min.isr": "2",
     "transaction.state.log.num.partitions": "3",
     # A frozen follower leaves the ISR after 3 s (the check runs every 1.5 s).
     "replica.lag.time.max.ms": "3000",
@@ -46,6 +41,19 @@ COMMON_BROKER_CONFIG: dict[str, str] = {
     "log.segment.bytes": str(16 * 1024 * 1024),
     "log.index.size.max.bytes": str(1024 * 1024),
 }
+
+
+def replication_config(brokers: int) -> dict[str, str]:
+    """RF 3 / min ISR 2 everywhere, scaled down for a cluster too small for that, since an
+    internal topic with RF 3 on one broker can never be created."""
+    rf, min_isr = str(min(3, brokers)), str(min(2, brokers))
+    return {
+        "default.replication.factor": rf,
+        "min.insync.replicas": min_isr,
+        "offsets.topic.replication.factor": rf,
+        "transaction.state.log.replication.factor": rf,
+        "transaction.state.log.min.isr": min_isr,
+    }
 
 
 class KafkaNode(Node):

@@ -55,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         lagging = RateConsumer(cluster.bootstrap_servers, "orders", "analytics", rate=10).start()
         config = workdir / "watchdog.yaml"
         config.write_text(
-            CONFIG.format(port=args.port, bootstrap=cluster.bootstrap_servers,
-                          zk=cluster.zk_connect)
+            CONFIG.format(
+                port=args.port, bootstrap=cluster.bootstrap_servers, zk=cluster.zk_connect
+            )
         )
         url = f"http://127.0.0.1:{args.port}"
         print(

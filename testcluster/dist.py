@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from testcluster.process import with_death_signal
+
 # Pinned so the generated pom resolves the same way on every machine.
 DEPENDENCY_PLUGIN_VERSION = "3.8.1"
 SCALA = "2.13"
@@ -92,6 +94,13 @@ class KafkaDist:
     def major(self) -> int:
         return int(self.version.split(".")[0])
 
+    def fetched_by_this_process(self) -> bool:
+        try:
+            marker = json.loads((self.home / MARKER).read_text())
+        except (OSError, ValueError):
+            return False
+        return bool(marker.get("fetched_by_pid") == os.getpid())
+
     @property
     def jars(self) -> list[str]:
         return sorted(p.name for p in self.lib.glob("*.jar"))
@@ -129,6 +138,10 @@ def fetch(flavour: Flavour, cache: Path | None = None, *, verbose: bool = False)
         found = installed(flavour, root)
         if found is not None:
             return found
+        # Staging directories of a fetch that was killed; nobody else assembles while we
+        # hold the lock, so none of them is in use.
+        for stale in root.glob(".kafka-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         failures: list[str] = []
         for version in flavour.versions:
             try:
@@ -182,7 +195,11 @@ def _assemble(root: Path, flavour: Flavour, version: str, *, verbose: bool) -> K
             f"-DoutputDirectory={staging / 'lib'}",
         ]
         started = time.monotonic()
-        result = subprocess.run(command, capture_output=not verbose, text=True, check=False)
+        # With a parent-death signal: a killed fetch must not leave Maven writing into the
+        # cache after the lock is gone.
+        result = subprocess.run(
+            with_death_signal(command), capture_output=not verbose, text=True, check=False
+        )
         if result.returncode != 0:
             output = (result.stdout or "") + (result.stderr or "")
             tail = "\n".join(output.strip().splitlines()[-15:])
@@ -199,6 +216,7 @@ def _assemble(root: Path, flavour: Flavour, version: str, *, verbose: bool) -> K
                     "flavour": flavour.name,
                     "version": version,
                     "seconds": round(time.monotonic() - started, 1),
+                    "fetched_by_pid": os.getpid(),
                     "jars": jars,
                 },
                 indent=1,

@@ -10,19 +10,20 @@ PR_SET_PDEATHSIG via `setpriv`, so it dies with the Python process even on SIGKI
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import threading
 import time
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
 from testcluster import reaper
 
-# Lean flags for a 2-core box running up to 7 JVMs at once: the serial collector has no GC
+# Lean flags for a 2-core box running 9 JVMs at once (both clusters): the serial collector has no GC
 # threads, C1 only compiles fast (startup matters more than peak throughput here), and
 # no perf-data file is written to /tmp/hsperfdata_*.
 LEAN_JVM_FLAGS = (
@@ -35,7 +36,15 @@ LEAN_JVM_FLAGS = (
     "-Djava.net.preferIPv4Stack=true",
 )
 
-_live: weakref.WeakSet[JavaProcess] = weakref.WeakSet()
+
+def jvm_base_flags() -> list[str]:
+    """LEAN_JVM_FLAGS, or $TESTCLUSTER_JVM_FLAGS instead (to measure other choices)."""
+    override = os.environ.get("TESTCLUSTER_JVM_FLAGS")
+    return shlex.split(override) if override is not None else list(LEAN_JVM_FLAGS)
+
+
+# Strong references: a cluster object dropped without stop() must still be killed at exit.
+_live: set[JavaProcess] = set()
 _live_lock = threading.Lock()
 
 
@@ -60,7 +69,7 @@ def java_command(
     java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java") or "java"
     return [
         java,
-        *LEAN_JVM_FLAGS,
+        *jvm_base_flags(),
         *jvm_flags,
         *reaper.marker_flags(workdir),
         "-cp",
@@ -162,11 +171,9 @@ class JavaProcess:
     def _signal_group(self, sig: signal.Signals) -> None:
         if self._proc is None:
             return
-        try:
-            # The JVM is its session's leader, so its pid is also its process group id.
+        # The JVM is its session's leader, so its pid is also its process group id.
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self._proc.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def pause(self) -> None:
         """SIGSTOP: the JVM freezes with its sockets open, like a long GC pause or a hung host."""

@@ -64,5 +64,6 @@ def setup_logging(fmt: str = "text", level: str = "info", stream: TextIO | None 
     # watcher logs one line per change of session state instead.
     for noisy in ("kazoo", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.ERROR, root.level))
-    # kafka-python (the quorum client) logs every connection at INFO.
-    logging.getLogger("kafka").setLevel(max(logging.WARNING, root.level))
+    # kafka-python (the quorum client) logs every connection, and every failed one at ERROR;
+    # the quorum stage reports its own failures (log, metrics, /readyz) once per change.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)

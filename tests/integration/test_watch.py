@@ -23,6 +23,9 @@ from watchdog.model.snapshot import ClusterMode
 pytestmark = pytest.mark.integration
 
 MODES = ["zk-watches", "zk-admin-only", "kraft"]
+# The Admin API path is the same code on both cluster kinds: the costlier fault tests run it
+# on KRaft only, and the ZooKeeper-mode cluster through its watches.
+FAULT_MODES = pytest.mark.parametrize("mode", ["zk-watches", "kraft"], indirect=True)
 
 
 @pytest.fixture(params=MODES)
@@ -83,6 +86,7 @@ async def test_model_matches_the_cluster(cluster: Any, watcher: ClusterWatcher, 
     )
 
 
+@FAULT_MODES
 async def test_paused_follower_shrinks_then_expands_the_isr(
     cluster: Any, watcher: ClusterWatcher
 ) -> None:
@@ -103,6 +107,7 @@ async def test_paused_follower_shrinks_then_expands_the_isr(
         assert shrink.source_time is not None and 0 <= shrink.delay < 5  # type: ignore[operator]
 
 
+@FAULT_MODES
 async def test_killed_leader_gives_a_new_leader_and_a_gone_broker(
     cluster: Any, watcher: ClusterWatcher
 ) -> None:
@@ -134,6 +139,7 @@ async def test_killed_controller_moves_the_controller(
         assert change.after[1] > change.before[1]  # type: ignore[index, operator]
 
 
+@FAULT_MODES
 async def test_partitions_a_dead_broker_alone_held_go_offline(
     cluster: Any, watcher: ClusterWatcher
 ) -> None:

@@ -1,0 +1,473 @@
+"""What both kinds of cluster share: lifecycle, readiness, Admin API helpers, tools, logs."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from os import PathLike
+from pathlib import Path
+from types import TracebackType
+from typing import Self, TypeVar
+
+from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import (
+    AdminClient,
+    ClusterMetadata,
+    NewTopic,
+    PartitionMetadata,
+)
+
+from testcluster import reaper
+from testcluster.broker import KafkaNode
+from testcluster.dist import KafkaDist
+from testcluster.logconf import write_log_configs
+from testcluster.node import Node
+from testcluster.ports import is_listening
+from testcluster.tools import run_tool
+from testcluster.waiting import GiveUp, wait_for
+
+T = TypeVar("T")
+
+# librdkafka's own log lines (connection refused while a broker is down, ...) go to Python
+# logging, where pytest captures them, instead of spraying stderr.
+CLIENT_LOG = logging.getLogger("testcluster.client")
+
+# Per-request deadline for the harness's own Admin API calls. Short, because a paused broker
+# accepts connections and then never answers; the callers poll and retry.
+ADMIN_TIMEOUT = 5.0
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+class ProcessDied(ClusterError, GiveUp):
+    """A JVM exited while the harness waited for it."""
+
+
+class KafkaCluster(ABC):
+    """A local Kafka cluster of real JVMs on loopback ports. Subclasses add the quorum."""
+
+    kind = "kafka"
+    node_dir_patterns: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        workdir: str | PathLike[str] | None = None,
+        *,
+        broker_config: Mapping[str, str] | None = None,
+        dist: KafkaDist | None = None,
+    ) -> None:
+        self._owns_workdir = workdir is None
+        base = Path(workdir) if workdir is not None else None
+        if base is None:
+            base = Path(tempfile.mkdtemp(prefix=f"testcluster-{self.kind}-"))
+        base.mkdir(parents=True, exist_ok=True)
+        self.workdir = base.resolve()
+        self.broker_config = dict(broker_config or {})
+        self._dist = dist
+        self.brokers: dict[int, KafkaNode] = {}
+        self._admin: AdminClient | None = None
+        self.started = False
+        self.startup_seconds: float | None = None
+
+    # ---- what a subclass provides -------------------------------------------------------
+
+    @abstractmethod
+    def _fetch_dist(self) -> KafkaDist: ...
+
+    @abstractmethod
+    def _build(self, dist: KafkaDist) -> None:
+        """Allocate ports and create the node objects (no process started)."""
+
+    @abstractmethod
+    def _start_processes(self, timeout: float) -> None:
+        """Start every JVM, in whatever order the quorum needs."""
+
+    @abstractmethod
+    def quorum_problems(self) -> list[str]:
+        """What is wrong with the metadata quorum right now (empty when fine)."""
+
+    @abstractmethod
+    def controller_id(self) -> int:
+        """The id of the node acting as controller."""
+
+    @property
+    @abstractmethod
+    def members(self) -> list[Node]:
+        """Every JVM-backed node of the cluster (quorum first, then brokers)."""
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def dist(self) -> KafkaDist:
+        if self._dist is None:
+            self._dist = self._fetch_dist()
+        return self._dist
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(node.bootstrap for node in self.brokers.values())
+
+    @property
+    def broker_ids(self) -> list[int]:
+        return sorted(self.brokers)
+
+    def broker(self, broker_id: int) -> KafkaNode:
+        try:
+            return self.brokers[broker_id]
+        except KeyError:
+            raise KeyError(f"no broker {broker_id}; brokers are {self.broker_ids}") from None
+
+    def start(self, timeout: float = 180.0) -> Self:
+        """Start every process and return once the cluster takes acks=all writes."""
+        if self.started:
+            return self
+        began = time.monotonic()
+        reaper.reap(self.workdir)  # leftovers of an earlier run in the same workdir
+        dist = self.dist
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # Every start is a new cluster: the node directories of an earlier one carry its
+        # ports, ids and (KRaft) cluster id in their data.
+        for pattern in self.node_dir_patterns:
+            for old in self.workdir.glob(pattern):
+                shutil.rmtree(old, ignore_errors=True)
+        self.brokers = {}
+        write_log_configs(self.workdir)
+        self._build(dist)
+        self.started = True
+        try:
+            self._start_processes(timeout)
+            self.wait_ready(max(30.0, timeout - (time.monotonic() - began)))
+        except Exception as exc:
+            tails = self.format_log_tails(25)
+            self.stop()
+            raise ClusterError(
+                f"{self.kind} cluster in {self.workdir} did not start: {exc}\n{tails}"
+            ) from exc
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - began
+        return self
+
+    def stop(self) -> None:
+        """Tear everything down at once: SIGKILL every JVM (paused ones included).
+
+        No graceful shutdown: the data is thrown away, and a controlled shutdown of three
+        brokers would cost seconds per broker.
+        """
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            # Destroyed here, on this thread, rather than by a GC pass on a librdkafka thread.
+            admin.__exit__(None, None, None)
+        for node in reversed(self.members):
+            node.kill()
+        reaper.reap(self.workdir)
+        self.started = False
+        if self._owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---- readiness and health ----------------------------------------------------------
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """All brokers registered and an RF-3 topic takes acks=all writes.
+
+        The internal offsets topic is created here too (by one offset commit), so a test that
+        breaks a broker before its first consumer group does not find it missing.
+        """
+        deadline = time.monotonic() + timeout
+        # Ports first: an Admin client pointed at closed ports only logs connection errors.
+        self.wait_for(self._all_listening, timeout, "every broker to listen", interval=0.3)
+        self.wait_for(
+            self._all_registered, _left(deadline), f"all {len(self.brokers)} brokers registered"
+        )
+        topic = f"testcluster-ready-{uuid.uuid4().hex[:8]}"
+        self.create_topic(
+            topic, partitions=1, rf=len(self.brokers), timeout=_left(deadline), retry=True
+        )
+        self.wait_for(
+            lambda: self._produce_one(topic), _left(deadline), f"an acks=all write to {topic}"
+        )
+        group = f"{topic}-group"
+        self.wait_for(
+            lambda: self._commit_one(group, topic),
+            _left(deadline),
+            "an offset commit (creates __consumer_offsets)",
+        )
+        self.wait_for(lambda: self._delete_group(group), _left(deadline), f"deleting group {group}")
+        self.delete_topic(topic, timeout=_left(deadline))
+
+    def problems(self) -> list[str]:
+        """Everything that keeps the cluster from being healthy right now (empty when fine):
+        a dead or paused process, a quorum problem, an unregistered broker, a partition
+        without a leader or with a replica missing from its ISR."""
+        found = [
+            f"{node.name} is {node.process.state}" for node in self.members if not node.healthy
+        ]
+        if found:
+            return found
+        found += self.quorum_problems()
+        metadata = self.metadata()
+        missing = set(self.brokers) - set(metadata.brokers)
+        if missing:
+            found.append(f"brokers {sorted(missing)} not registered")
+        for name, topic in sorted(metadata.topics.items()):
+            if topic.error is not None:
+                found.append(f"topic {name}: {topic.error}")
+            for pid, part in sorted(topic.partitions.items()):
+                if part.leader < 0:
+                    found.append(f"{name}-{pid} has no leader")
+                elif sorted(part.isrs) != sorted(part.replicas):
+                    found.append(f"{name}-{pid} ISR {sorted(part.isrs)} of {part.replicas}")
+        return found
+
+    def wait_healthy(self, timeout: float = 120.0) -> None:
+        last: list[str] = []
+
+        def healthy() -> bool:
+            nonlocal last
+            self.check_alive()  # a dead process will not come back by waiting
+            last = self.problems()
+            return not last
+
+        self.wait_for(healthy, timeout, "a healthy cluster", describe=lambda: f"problems: {last}")
+
+    def heal(self, timeout: float = 120.0) -> list[str]:
+        """Undo whatever a test did to the processes, wait until healthy, say what was done."""
+        actions = []
+        for node in self.members:
+            if node.paused:
+                node.resume()
+                actions.append(f"resumed {node.name}")
+            elif not node.running:
+                node.start()
+                actions.append(f"restarted {node.name}")
+        self.wait_healthy(timeout)
+        return actions
+
+    def check_alive(self, nodes: Iterable[Node] | None = None) -> None:
+        """Raise ProcessDied (with its log tail) if a JVM of the cluster has exited."""
+        for node in self.members if nodes is None else nodes:
+            if not node.running:
+                raise ProcessDied(
+                    f"{node.name} exited with {node.process.returncode}; "
+                    f"last lines of {node.process.log_path}:\n{node.log_tail(30)}"
+                )
+
+    def _all_listening(self) -> bool:
+        self.check_alive()
+        return all(is_listening(node.port) for node in self.brokers.values())
+
+    def _all_registered(self) -> bool:
+        self.check_alive()
+        return set(self.metadata().brokers) >= set(self.brokers)
+
+    def _produce_one(self, topic: str) -> bool:
+        config = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "acks": "all",
+            "message.timeout.ms": 10000,
+        }
+        delivered: list[bool] = []
+        with Producer(config, logger=CLIENT_LOG) as producer:
+            producer.produce(topic, b"ready", on_delivery=lambda e, _m: delivered.append(not e))
+            producer.flush(12)
+        return delivered == [True]
+
+    def _delete_group(self, group: str) -> bool:
+        future = self.admin.delete_consumer_groups([group], request_timeout=ADMIN_TIMEOUT)[group]
+        try:
+            future.result()
+        except KafkaException as exc:
+            # Kafka 4's group coordinator keeps admin-committed offsets without a group.
+            if exc.args[0].code() != KafkaError.GROUP_ID_NOT_FOUND:
+                raise
+        return True
+
+    def _commit_one(self, group: str, topic: str) -> bool:
+        request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, 0, 1)])
+        future = self.admin.alter_consumer_group_offsets([request], request_timeout=10)[group]
+        future.result()
+        return True
+
+    # ---- Admin API helpers -------------------------------------------------------------
+
+    @property
+    def admin(self) -> AdminClient:
+        if self._admin is None:
+            self._admin = AdminClient(
+                {
+                    "bootstrap.servers": self.bootstrap_servers,
+                    "socket.timeout.ms": int(ADMIN_TIMEOUT * 1000),
+                    "reconnect.backoff.max.ms": 1000,
+                },
+                logger=CLIENT_LOG,
+            )
+        return self._admin
+
+    def metadata(self, topic: str | None = None) -> ClusterMetadata:
+        return self.admin.list_topics(topic, timeout=ADMIN_TIMEOUT)
+
+    def partition(self, topic: str, partition: int) -> PartitionMetadata:
+        described = self.metadata(topic).topics.get(topic)
+        if described is None or described.error is not None:
+            raise ClusterError(f"topic {topic}: {described.error if described else 'missing'}")
+        try:
+            return described.partitions[partition]
+        except KeyError:
+            raise ClusterError(f"topic {topic} has no partition {partition}") from None
+
+    def leader_of(self, topic: str, partition: int = 0) -> int:
+        """The leader's broker id, -1 when the partition is offline."""
+        return self.partition(topic, partition).leader
+
+    def isr_of(self, topic: str, partition: int = 0) -> list[int]:
+        return sorted(self.partition(topic, partition).isrs)
+
+    def replicas_of(self, topic: str, partition: int = 0) -> list[int]:
+        return list(self.partition(topic, partition).replicas)
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        rf: int = 3,
+        config: Mapping[str, str] | None = None,
+        *,
+        timeout: float = 60.0,
+        retry: bool = False,
+    ) -> None:
+        """Create a topic and wait until every partition has a leader and a full ISR.
+
+        With `retry`, errors (a broker whose metadata does not list the others yet says
+        INVALID_REPLICATION_FACTOR) are retried until `timeout`; without, they raise at once.
+        """
+        new = NewTopic(
+            name, num_partitions=partitions, replication_factor=rf, config=dict(config or {})
+        )
+
+        def request() -> bool:
+            future = self.admin.create_topics([new], operation_timeout=min(timeout, 30))[name]
+            try:
+                future.result()
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS or not retry:
+                    raise ClusterError(f"creating topic {name}: {exc}") from exc
+            return True
+
+        if retry:
+            self.wait_for(request, timeout, f"the creation of topic {name}", interval=0.5)
+        else:
+            request()
+
+        def complete() -> bool:
+            described = self.metadata(name).topics.get(name)
+            if described is None or described.error is not None:
+                return False
+            parts = described.partitions.values()
+            return len(parts) == partitions and all(
+                p.leader >= 0 and len(p.isrs) == rf for p in parts
+            )
+
+        self.wait_for(complete, timeout, f"topic {name} to have leaders and full ISRs")
+
+    def delete_topic(self, name: str, *, timeout: float = 60.0) -> None:
+        """Delete a topic and wait until the metadata no longer lists it."""
+        future = self.admin.delete_topics([name], operation_timeout=min(timeout, 30))[name]
+        try:
+            future.result()
+        except KafkaException as exc:
+            raise ClusterError(f"deleting topic {name}: {exc}") from exc
+        self.wait_for(
+            lambda: name not in self.metadata().topics, timeout, f"topic {name} to be gone"
+        )
+
+    # ---- tools, waiting and diagnostics -------------------------------------------------
+
+    @property
+    def live_bootstrap_servers(self) -> str:
+        """Bootstrap list without paused or dead brokers (for clients started mid-failure)."""
+        return ",".join(n.bootstrap for n in self.brokers.values() if n.healthy)
+
+    def run_tool(
+        self,
+        main_class: str,
+        *args: str,
+        timeout: float = 60.0,
+        check: bool = True,
+        bootstrap: str | None = None,
+    ) -> str:
+        """Run a Kafka CLI class (short name like "TopicCommand" or a full class name) on
+        this cluster's classpath against its bootstrap servers (or `bootstrap`); return its
+        stdout. Raises ToolError on a non-zero exit when `check`."""
+        return run_tool(
+            self.dist,
+            self.workdir,
+            main_class,
+            *args,
+            bootstrap=bootstrap or self.bootstrap_servers,
+            timeout=timeout,
+            check=check,
+        )
+
+    def wait_for(
+        self,
+        predicate: Callable[[], T],
+        timeout: float = 30.0,
+        what: str = "the condition",
+        *,
+        interval: float = 0.2,
+        describe: Callable[[], str] | None = None,
+    ) -> T:
+        """`wait_for` whose failure message also carries the process states."""
+
+        def diagnostics() -> str:
+            text = describe() + "\n" if describe is not None else ""
+            return (
+                text
+                + "processes: "
+                + ", ".join(f"{n.name}={n.process.state}" for n in self.members)
+            )
+
+        return wait_for(predicate, timeout, what, interval=interval, diagnostics=diagnostics)
+
+    def log_tails(self, n: int = 40) -> dict[str, str]:
+        """The last `n` lines of every process's log, by process name."""
+        return {node.name: node.log_tail(n) for node in self.members}
+
+    def format_log_tails(self, n: int = 40) -> str:
+        return "\n".join(
+            f"===== {name} ({self.workdir / name / 'output.log'})\n{text}"
+            for name, text in self.log_tails(n).items()
+        )
+
+    def pids(self) -> dict[str, int]:
+        """Running JVMs by process name (for memory sampling)."""
+        return {n.name: n.pid for n in self.members if n.running and n.pid is not None}
+
+
+def _left(deadline: float) -> float:
+    return max(1.0, deadline - time.monotonic())

@@ -1,0 +1,123 @@
+"""A ZooKeeper-mode Kafka 3.9 cluster: a ZooKeeper ensemble plus brokers under a chroot."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from os import PathLike
+
+from testcluster.broker import KafkaNode, replication_config
+from testcluster.cluster import KafkaCluster
+from testcluster.dist import KafkaDist, zookeeper_dist
+from testcluster.node import Node
+from testcluster.ports import free_ports
+from testcluster.zookeeper import ZkAddress, ZooKeeperNode
+
+SERVING = ("leader", "follower", "standalone")
+
+
+class ZkKafkaCluster(KafkaCluster):
+    kind = "zk"
+    node_dir_patterns = ("zookeeper-*", "broker-*")
+
+    def __init__(
+        self,
+        workdir: str | PathLike[str] | None = None,
+        brokers: int = 3,
+        zk_nodes: int = 3,
+        chroot: str = "/kafka",
+        *,
+        broker_config: Mapping[str, str] | None = None,
+        dist: KafkaDist | None = None,
+    ) -> None:
+        super().__init__(workdir, broker_config=broker_config, dist=dist)
+        self.broker_count = brokers
+        self.zk_count = zk_nodes
+        self.chroot = "/" + chroot.strip("/") if chroot.strip("/") else ""
+        self.zookeepers: dict[int, ZooKeeperNode] = {}
+
+    def _fetch_dist(self) -> KafkaDist:
+        return zookeeper_dist()
+
+    @property
+    def zk_hosts(self) -> str:
+        """host:port,... of the ensemble, without the chroot."""
+        return ",".join(z.host_port for z in self.zookeepers.values())
+
+    @property
+    def zk_connect(self) -> str:
+        """The brokers' `zookeeper.connect`: the ensemble plus the chroot."""
+        return self.zk_hosts + self.chroot
+
+    @property
+    def members(self) -> list[Node]:
+        return [*self.zookeepers.values(), *self.brokers.values()]
+
+    def zookeeper(self, node_id: int) -> ZooKeeperNode:
+        try:
+            return self.zookeepers[node_id]
+        except KeyError:
+            raise KeyError(f"no ZooKeeper node {node_id}; have {sorted(self.zookeepers)}") from None
+
+    def _build(self, dist: KafkaDist) -> None:
+        ports = free_ports(3 * self.zk_count + self.broker_count)
+        self.zookeepers = {}
+        addresses = [
+            ZkAddress(i + 1, ports[3 * i], ports[3 * i + 1], ports[3 * i + 2])
+            for i in range(self.zk_count)
+        ]
+        self.zookeepers = {
+            a.node_id: ZooKeeperNode(a, addresses, dist=dist, workdir=self.workdir)
+            for a in addresses
+        }
+        for index, port in enumerate(ports[3 * self.zk_count :]):
+            broker_id = index + 1
+            listener = f"PLAINTEXT://127.0.0.1:{port}"
+            config = {
+                **replication_config(self.broker_count),
+                "broker.id": str(broker_id),
+                "listeners": listener,
+                "advertised.listeners": listener,
+                "zookeeper.connect": self.zk_connect,
+                # A dead broker's znode (and so its leaderships) goes after 6 s.
+                "zookeeper.session.timeout.ms": "6000",
+                # Generous: a restarted broker must survive a ZooKeeper election.
+                "zookeeper.connection.timeout.ms": "30000",
+                **self.broker_config,
+            }
+            self.brokers[broker_id] = KafkaNode(
+                broker_id, port, config, dist=dist, workdir=self.workdir
+            )
+
+    def _start_processes(self, timeout: float) -> None:
+        for zk in self.zookeepers.values():
+            zk.start()
+        # Brokers give up on ZooKeeper after zookeeper.connection.timeout.ms, so only start
+        # them once the ensemble serves.
+        self.wait_for(self._zk_serving, min(timeout, 90), "a ZooKeeper quorum", interval=0.3)
+        for broker in self.brokers.values():
+            broker.start()
+
+    def _zk_serving(self) -> bool:
+        self.check_alive(self.zookeepers.values())
+        return not self.zk_problems()
+
+    def zk_modes(self) -> dict[int, str | None]:
+        """Each ZooKeeper node's `srvr` mode; None where it is not serving."""
+        return {i: z.mode() if z.healthy else None for i, z in self.zookeepers.items()}
+
+    def zk_problems(self) -> list[str]:
+        modes = self.zk_modes()
+        problems = [f"zookeeper-{i} not serving" for i, m in modes.items() if m not in SERVING]
+        if not any(m in ("leader", "standalone") for m in modes.values()):
+            problems.append("no ZooKeeper leader")
+        return problems
+
+    def quorum_problems(self) -> list[str]:
+        problems = self.zk_problems()
+        if not problems and self.controller_id() < 0:
+            problems.append("no controller")
+        return problems
+
+    def controller_id(self) -> int:
+        # In ZooKeeper mode the metadata's controller is the real one (/controller).
+        return self.metadata().controller_id

@@ -1,0 +1,157 @@
+"""Real clusters for the integration tests, from the project's own harness (testcluster/).
+
+- `zk_cluster`, `kraft_cluster`: one of each per session, started on first use.
+- After every test, every started session cluster is healed (paused nodes resumed, dead
+  ones restarted) and awaited until healthy, so a test may break whatever it likes.
+- `fresh_zk_cluster`, `fresh_kraft_cluster`: a private cluster for one test.
+- A failed test's report carries the log tails of the cluster processes.
+- The terminal summary prints start-up times and the JVMs' peak RSS; with
+  TESTCLUSTER_FIGURES=path they are also written there as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from testcluster import KafkaCluster, KraftCluster, ZkKafkaCluster, reap
+from testcluster.memory import RssPeaks, RssSampler
+
+HERE = Path(__file__).parent
+
+_session_clusters: dict[str, KafkaCluster] = {}
+_fresh_clusters: dict[str, KafkaCluster] = {}
+_figures: dict[str, Any] = {"startup_seconds": {}}
+_began = time.monotonic()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Collection hooks see every item of the run, not only this directory's.
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.integration)
+
+
+def _cluster_pids() -> dict[str, int]:
+    pids = {}
+    for label, cluster in [*_session_clusters.items(), *_fresh_clusters.items()]:
+        for name, pid in cluster.pids().items():
+            pids[f"{label}/{name}"] = pid
+    return pids
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_housekeeping() -> Iterator[None]:
+    killed = reap()  # JVMs left by an earlier run that died (ours only: owner is dead)
+    if killed:
+        print(f"testcluster: reaped {len(killed)} leftover JVM(s) from a dead run")
+    sampler = RssSampler(_cluster_pids).start()
+    yield
+    peaks: RssPeaks = sampler.stop()
+    _figures["peak_rss"] = peaks.as_dict()
+    _figures["peak_rss_text"] = peaks.format()
+
+
+C = TypeVar("C", bound=KafkaCluster)
+
+
+def _serve(cluster: C, label: str) -> Iterator[C]:
+    began = time.monotonic()
+    cluster.start()
+    _figures["startup_seconds"][label] = round(time.monotonic() - began, 1)
+    _session_clusters[label] = cluster
+    try:
+        yield cluster
+    finally:
+        _session_clusters.pop(label, None)
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def zk_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZkKafkaCluster]:
+    """3 ZooKeeper nodes + 3 Kafka 3.9 brokers under the /kafka chroot."""
+    cluster = ZkKafkaCluster(tmp_path_factory.mktemp("zk-cluster"))
+    yield from _serve(cluster, "zk")
+
+
+@pytest.fixture(scope="session")
+def kraft_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KraftCluster]:
+    """3 combined broker+controller Kafka 4.x nodes."""
+    cluster = KraftCluster(tmp_path_factory.mktemp("kraft-cluster"))
+    yield from _serve(cluster, "kraft")
+
+
+@pytest.fixture(autouse=True)
+def _heal_clusters_after_test() -> Iterator[None]:
+    yield
+    for label, cluster in list(_session_clusters.items()):
+        actions = cluster.heal(timeout=120)
+        if actions:
+            print(f"testcluster: {label} cluster healed after the test: {', '.join(actions)}")
+
+
+def _fresh(cluster: C, request: pytest.FixtureRequest) -> Iterator[C]:
+    label = f"fresh-{cluster.kind}:{request.node.name}"
+    _fresh_clusters[label] = cluster
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        _fresh_clusters.pop(label, None)
+
+
+@pytest.fixture
+def fresh_zk_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ZkKafkaCluster]:
+    """A private ZooKeeper-mode cluster for a test that needs a clean one (~10 s to start)."""
+    yield from _fresh(ZkKafkaCluster(tmp_path / "zk-cluster"), request)
+
+
+@pytest.fixture
+def fresh_kraft_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[KraftCluster]:
+    """A private KRaft cluster for a test that needs a clean one (~10 s to start)."""
+    yield from _fresh(KraftCluster(tmp_path / "kraft-cluster"), request)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        used = [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, KafkaCluster)]
+        clusters = used or [*_session_clusters.values(), *_fresh_clusters.values()]
+        for cluster in dict.fromkeys(clusters):
+            if cluster.started:
+                report.sections.append(
+                    (
+                        f"testcluster log tails: {cluster.kind} ({cluster.workdir})",
+                        cluster.format_log_tails(40),
+                    ),
+                )
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _figures["startup_seconds"]:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("testcluster figures")
+    for label, seconds in _figures["startup_seconds"].items():
+        write(f"{label} cluster: start() to ready in {seconds:.1f}s")
+    if "peak_rss_text" in _figures:
+        write(_figures["peak_rss_text"])
+    elapsed = round(time.monotonic() - _began, 1)
+    write(f"integration session wall time: {elapsed:.1f}s")
+    path = os.environ.get("TESTCLUSTER_FIGURES")
+    if path:
+        figures = {k: v for k, v in _figures.items() if k != "peak_rss_text"}
+        figures["session_seconds"] = elapsed
+        Path(path).write_text(json.dumps(figures, indent=2) + "\n")
+        write(f"figures written to {path}")

@@ -1,0 +1,279 @@
+"""The harness itself against real clusters: the failures the watchdog must see do happen,
+and Kafka's own tools agree with what the Admin API reports."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+from confluent_kafka import TopicCollection
+from kazoo.client import KazooClient
+
+from testcluster import (
+    KafkaCluster,
+    KraftCluster,
+    RateConsumer,
+    RateProducer,
+    ZkKafkaCluster,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=["zk", "kraft"])
+def cluster(request: pytest.FixtureRequest) -> KafkaCluster:
+    """Each test below runs against the ZooKeeper-mode and the KRaft session cluster."""
+    found: KafkaCluster = request.getfixturevalue(f"{request.param}_cluster")
+    return found
+
+
+def new_topic(cluster: KafkaCluster, partitions: int = 1) -> str:
+    name = f"harness-{uuid.uuid4().hex[:8]}"
+    cluster.create_topic(name, partitions=partitions, rf=3)
+    return name
+
+
+def quiet_follower(cluster: KafkaCluster, topic: str) -> int:
+    """A follower of partition 0 that is not the controller: pausing it then moves no
+    controllership, which would only slow the test down."""
+    leader = cluster.leader_of(topic, 0)
+    controller = cluster.controller_id()
+    followers = [b for b in cluster.replicas_of(topic, 0) if b != leader]
+    return next((b for b in followers if b != controller), followers[0])
+
+
+def described_isr(cluster: KafkaCluster, topic: str, partition: int = 0) -> list[int]:
+    """The ISR through DescribeTopics, a second Admin API path next to Metadata."""
+    futures = cluster.admin.describe_topics(TopicCollection([topic]), request_timeout=5)
+    description = futures[topic].result()
+    return sorted(node.id for node in description.partitions[partition].isr)
+
+
+def test_paused_follower_leaves_the_isr_and_rejoins_after_resume(cluster: KafkaCluster) -> None:
+    topic = new_topic(cluster, partitions=2)
+    replicas = sorted(cluster.replicas_of(topic, 0))
+    leader = cluster.leader_of(topic, 0)
+    follower = quiet_follower(cluster, topic)
+
+    cluster.broker(follower).pause()
+    cluster.wait_for(
+        lambda: follower not in cluster.isr_of(topic, 0),
+        30,
+        f"broker {follower} to leave the ISR of {topic}-0",
+    )
+    assert cluster.leader_of(topic, 0) == leader
+    cluster.wait_for(lambda: follower not in described_isr(cluster, topic), 15, "DescribeTopics")
+
+    cluster.broker(follower).resume()
+    cluster.wait_for(
+        lambda: cluster.isr_of(topic, 0) == replicas,
+        60,
+        f"broker {follower} to rejoin the ISR of {topic}-0",
+    )
+    assert described_isr(cluster, topic) == replicas
+
+
+def test_killed_leader_is_replaced_and_restarted_broker_catches_up(cluster: KafkaCluster) -> None:
+    topic = new_topic(cluster, partitions=3)
+    replicas = sorted(cluster.replicas_of(topic, 0))
+    leader = cluster.leader_of(topic, 0)
+
+    def new_leader() -> int:
+        got = cluster.leader_of(topic, 0)
+        return got if got not in (-1, leader) else 0  # broker ids start at 1
+
+    cluster.broker(leader).kill()
+    elected = cluster.wait_for(
+        new_leader, 60, f"a new leader for {topic}-0 after SIGKILL of broker {leader}"
+    )
+    assert elected in replicas
+    assert leader not in cluster.isr_of(topic, 0)
+
+    cluster.broker(leader).start()
+    cluster.wait_for(
+        lambda: cluster.isr_of(topic, 0) == replicas,
+        90,
+        f"restarted broker {leader} back in the ISR of {topic}-0",
+    )
+
+
+def test_topic_command_agrees_with_the_admin_api_while_a_follower_is_paused(
+    cluster: KafkaCluster,
+) -> None:
+    topic = new_topic(cluster, partitions=2)
+    follower = quiet_follower(cluster, topic)
+    cluster.broker(follower).pause()
+    # Out of every ISR: as a follower after replica.lag.time.max.ms, as a leader once fenced
+    # (KRaft) or its ZooKeeper session expires.
+    cluster.wait_for(
+        lambda: all(follower not in cluster.isr_of(topic, p) for p in (0, 1)),
+        45,
+        f"paused broker {follower} out of every ISR of {topic}",
+    )
+    admin_urp = {p for p in (0, 1) if len(cluster.isr_of(topic, p)) < 3}
+    # The paused broker is still in the metadata; keep the tool's requests to it short.
+    config = cluster.workdir / "short-timeouts.properties"
+    config.write_text("request.timeout.ms=5000\ndefault.api.timeout.ms=30000\n")
+    out = cluster.run_tool(
+        "TopicCommand",
+        "--describe",
+        "--under-replicated-partitions",
+        "--topic",
+        topic,
+        "--command-config",
+        str(config),
+        bootstrap=cluster.live_bootstrap_servers,
+    )
+    listed = {int(p) for p in re.findall(r"Partition:\s*(\d+)", out)}
+    assert listed == admin_urp == {0, 1}, out
+    at_min = cluster.run_tool(
+        "TopicCommand",
+        "--describe",
+        "--at-min-isr-partitions",
+        "--topic",
+        topic,
+        "--command-config",
+        str(config),
+        bootstrap=cluster.live_bootstrap_servers,
+    )
+    assert {int(p) for p in re.findall(r"Partition:\s*(\d+)", at_min)} == {0, 1}, at_min
+
+    cluster.broker(follower).resume()
+    cluster.wait_for(
+        lambda: all(len(cluster.isr_of(topic, p)) == 3 for p in (0, 1)), 60, "full ISRs again"
+    )
+    out = cluster.run_tool("TopicCommand", "--describe", "--under-replicated-partitions")
+    assert topic not in out
+
+
+def test_traffic_counts_acks_and_a_stopped_consumer_leaves_lag(cluster: KafkaCluster) -> None:
+    topic = new_topic(cluster, partitions=2)
+    group = f"lag-{uuid.uuid4().hex[:6]}"
+    with RateProducer(cluster.bootstrap_servers, topic, rate=200, acks="all") as producer:
+        consumer = RateConsumer(cluster.bootstrap_servers, topic, group).start()
+        consumer.wait_consumed(100, 30)
+        consumer.stop()  # commits and leaves the group; the producer goes on
+        committed = consumer.consumed
+        producer.wait_acked(committed + 200, 30)
+    assert producer.failed == 0, producer.errors
+    assert not consumer.errors or all("commit" in e for e in consumer.errors), consumer.errors
+
+    out = cluster.run_tool("ConsumerGroupCommand", "--describe", "--group", group)
+    lag = 0
+    for line in out.splitlines():
+        # GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID
+        fields = line.split()
+        if len(fields) >= 6 and fields[0] == group and fields[1] == topic:
+            lag += int(fields[5]) if fields[5] != "-" else int(fields[4])
+    assert lag == producer.acked - committed, out
+
+
+def test_zookeeper_follower_can_be_stopped_and_started(zk_cluster: ZkKafkaCluster) -> None:
+    modes = zk_cluster.zk_modes()
+    follower = next(i for i, mode in modes.items() if mode == "follower")
+    zk_cluster.zookeeper(follower).stop()
+    assert zk_cluster.zk_problems() == [f"zookeeper-{follower} not serving"]
+    # Two of three still form a quorum: Kafka keeps working, brokers stay registered.
+    topic = new_topic(zk_cluster)
+    client = KazooClient(hosts=zk_cluster.zk_hosts, timeout=10)
+    client.start(timeout=15)
+    try:
+        ids = sorted(int(i) for i in client.get_children(f"{zk_cluster.chroot}/brokers/ids"))
+        assert ids == zk_cluster.broker_ids
+        assert client.exists(f"{zk_cluster.chroot}/brokers/topics/{topic}")
+    finally:
+        client.stop()
+        client.close()
+
+    zk_cluster.zookeeper(follower).start()
+    zk_cluster.wait_for(lambda: not zk_cluster.zk_problems(), 30, "all ZooKeeper nodes serving")
+
+
+def test_kraft_controller_is_reported_by_the_quorum_tool(kraft_cluster: KraftCluster) -> None:
+    status = kraft_cluster.quorum_status()
+    assert int(status["LeaderId"]) in kraft_cluster.broker_ids
+    assert status["ClusterId"] == kraft_cluster.cluster_id
+
+
+def _testcluster_jvms(workdir: Path) -> list[int]:
+    marker = str(workdir.resolve())
+    found = []
+    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if cmdline and "java" in Path(cmdline[0]).name and marker in " ".join(cmdline):
+            found.append(proc.info["pid"])
+    return found
+
+
+def test_stop_leaves_no_jvm_even_with_a_paused_broker(tmp_path: Path) -> None:
+    cluster = ZkKafkaCluster(tmp_path / "small", brokers=1, zk_nodes=1)
+    with cluster:
+        assert len(_testcluster_jvms(tmp_path)) == 2
+        cluster.broker(1).pause()
+    assert _testcluster_jvms(tmp_path) == []
+    pidfile = tmp_path / "small" / "testcluster.pids"
+    assert not pidfile.exists() or not pidfile.read_text().strip()
+
+
+_ORPHAN = textwrap.dedent(
+    """
+    import sys, threading, time
+    from testcluster import KraftCluster
+
+    cluster = KraftCluster(sys.argv[1], nodes=1)
+    if sys.argv[2] == "thread":
+        # Started off the main thread: no parent-death signal, like a cluster in a worker.
+        worker = threading.Thread(target=cluster.start)
+        worker.start()
+        worker.join()
+    else:
+        cluster.start()
+    print("ready", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+@pytest.mark.parametrize("started_from", ["main", "thread"])
+def test_jvms_do_not_outlive_a_killed_python(tmp_path: Path, started_from: str) -> None:
+    """SIGKILL of the Python process: from the main thread the JVMs die with it (parent-death
+    signal); from another thread they survive until `python -m testcluster reap`."""
+    workdir = tmp_path / "orphan"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    python = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN, str(workdir), started_from],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert python.stdout is not None
+        assert python.stdout.readline().strip() == "ready"
+        assert len(_testcluster_jvms(workdir)) == 1
+    finally:
+        python.send_signal(signal.SIGKILL)
+        python.wait()
+    if started_from == "thread":
+        assert len(_testcluster_jvms(workdir)) == 1
+        out = subprocess.run(
+            [sys.executable, "-m", "testcluster", "reap"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=REPO,
+            timeout=60,
+            check=True,
+        ).stdout
+        assert re.search(r"killed [1-9][0-9]* JVM", out), out
+    wait_for(lambda: not _testcluster_jvms(workdir), 15, f"no JVM left in {workdir}")
