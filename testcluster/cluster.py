@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from confluent_kafka import (
-    ConsumerGroupTopicPartitions,
+    Consumer,
     KafkaError,
     KafkaException,
     Producer,
@@ -308,9 +308,23 @@ class KafkaCluster(ABC):
         return True
 
     def _commit_one(self, group: str, topic: str) -> bool:
-        request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, 0, 1)])
-        future = self.admin.alter_consumer_group_offsets([request], request_timeout=10)[group]
-        future.result()
+        # A plain consumer commit: AlterConsumerGroupOffsets through librdkafka aborted the
+        # whole process once while the coordinator was still loading (seen on a clean CI run).
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap_servers,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "socket.timeout.ms": 10000,
+            },
+            logger=CLIENT_LOG,
+        )
+        try:
+            consumer.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+        except KafkaException:
+            return False
+        finally:
+            consumer.close()
         return True
 
     # ---- Admin API helpers -------------------------------------------------------------

@@ -140,3 +140,22 @@ async def test_07_help_texts_say_collection_is_scheduled(app: web.Application) -
     helps = [line for line in body.splitlines() if line.startswith("# HELP kafka_watchdog_")]
     scheduled = [h for h in helps if "not at scrape time" in h]
     assert len(scheduled) == len(helps) - 1  # all but build_info
+
+
+def test_08_every_metric_is_documented() -> None:
+    from pathlib import Path
+
+    from prometheus_client import CollectorRegistry
+
+    from bench.synthetic import populated_watcher
+    from watchdog.config.schema import MetricsConfig
+    from watchdog.sinks.metrics import WatchdogCollector
+
+    docs = (Path(__file__).resolve().parents[2] / "docs/metrics.md").read_text()
+    registry = CollectorRegistry(auto_describe=False)
+    watcher = populated_watcher(40, 2)
+    watcher.health.zookeeper_state = "CONNECTED"
+    registry.register(WatchdogCollector([watcher], MetricsConfig(kafka_exporter_compat=True)))
+    names = {f.name + ("_total" if f.type == "counter" else "") for f in registry.collect()}
+    missing = sorted(n for n in names if f"`{n}`" not in docs)
+    assert not missing, f"docs/metrics.md does not document {missing}"
