@@ -67,7 +67,7 @@ traffic: 50 records/s into 'orders'; group 'billing' keeps up, group 'analytics'
 10/s and falls behind; topic 'payments' allows unclean elections (a config hazard).
 
 the watchdog (config {config}):
-  {url}/metrics       e.g. kafka_watchdog_consumergroup_lag_sum, ..._lag_seconds_max
+  {url}/metrics       e.g. kafka_watchdog_consumergroup_topic_lag, ..._topic_lag_seconds_max
   {url}/readyz        readiness per cluster
   {url}/api/clusters  what it sees, as JSON
 try a fault in another shell: kill -STOP <pid of a broker> (pids in {workdir}/cluster)

@@ -234,6 +234,20 @@ class ClusterWatcher:
         snapshot = assemble(self.name, self.view, self._zk_view_if_live(), time.time())
         if snapshot is None:
             return
+        latest = self.store.latest
+        if (
+            snapshot.controller_id is None
+            and latest is not None
+            and latest.controller_id is not None
+        ):
+            # Between a controller's exit and its successor's election /controller is absent
+            # (up to a session timeout when the controller dies). Keep the last known one so
+            # the change is seen as old -> new, not lost as old -> unknown -> new.
+            snapshot = dataclasses.replace(
+                snapshot,
+                controller_id=latest.controller_id,
+                controller_epoch=latest.controller_epoch,
+            )
         previous = self.store.put(snapshot)
         self._first_view.set()
         self.known_brokers.update(snapshot.brokers)

@@ -33,13 +33,13 @@ def collect(fams: Families, watcher: ClusterWatcher, config: MetricsConfig) -> N
         [C, G, "status"],
     )
     lag_sum = fams.gauge(
-        "consumergroup_lag_sum", "Lag in messages summed over the topic's partitions.", gtl
+        "consumergroup_topic_lag", "Lag in messages summed over the topic's partitions.", gtl
     )
     lag_max = fams.gauge(
-        "consumergroup_lag_max", "Largest partition lag of the group on the topic.", gtl
+        "consumergroup_topic_lag_max", "Largest partition lag of the group on the topic.", gtl
     )
     seconds_max = fams.gauge(
-        "consumergroup_lag_seconds_max",
+        "consumergroup_topic_lag_seconds_max",
         "Largest partition lag in seconds of the group on the topic (interpolated from the "
         "log end history; error within one offsets interval).",
         gtl,
