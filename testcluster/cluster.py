@@ -342,13 +342,37 @@ class KafkaCluster(ABC):
             )
         return self._admin
 
-    def metadata(self, topic: str | None = None) -> ClusterMetadata:
-        return self.admin.list_topics(topic, timeout=ADMIN_TIMEOUT)
+    def metadata(self, topic: str | None = None, *, retry_for: float = 10.0) -> ClusterMetadata:
+        """The Admin API's metadata, retried for up to `retry_for` seconds.
 
-    def partition(self, topic: str, partition: int) -> PartitionMetadata:
-        described = self.metadata(topic).topics.get(topic)
-        if described is None or described.error is not None:
-            raise ClusterError(f"topic {topic}: {described.error if described else 'missing'}")
+        Right after a broker dies, a request that was in flight to it fails with a transport
+        error; a test asserting on `isr_of` at that moment wants the next answer, not that.
+        """
+        deadline = time.monotonic() + retry_for
+        while True:
+            try:
+                return self.admin.list_topics(topic, timeout=ADMIN_TIMEOUT)
+            except KafkaException:
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.2)
+
+    def partition(self, topic: str, partition: int, *, retry_for: float = 5.0) -> PartitionMetadata:
+        """One partition's metadata (leader, replicas, isrs).
+
+        Each broker's metadata cache is updated on its own, so a broker asked right after a
+        topic was created may not know it yet: an unknown topic is asked again for up to
+        `retry_for` seconds before it counts as missing.
+        """
+        deadline = time.monotonic() + retry_for
+        while True:
+            described = self.metadata(topic).topics.get(topic)
+            if described is not None and described.error is None:
+                break
+            if time.monotonic() >= deadline:
+                why = described.error if described is not None else "missing"
+                raise ClusterError(f"topic {topic}: {why}")
+            time.sleep(0.2)
         try:
             return described.partitions[partition]
         except KeyError:
@@ -397,16 +421,25 @@ class KafkaCluster(ABC):
         else:
             request()
 
-        def complete() -> bool:
-            described = self.metadata(name).topics.get(name)
-            if described is None or described.error is not None:
-                return False
-            parts = described.partitions.values()
-            return len(parts) == partitions and all(
-                p.leader >= 0 and len(p.isrs) == rf for p in parts
-            )
+        seen = 0
 
-        self.wait_for(complete, timeout, f"topic {name} to have leaders and full ISRs")
+        def complete() -> bool:
+            # Three complete answers in a row: each may come from another broker, and a
+            # broker's metadata cache can lag behind the one that answered first.
+            nonlocal seen
+            described = self.metadata(name).topics.get(name)
+            ok = (
+                described is not None
+                and described.error is None
+                and len(described.partitions) == partitions
+                and all(p.leader >= 0 and len(p.isrs) == rf for p in described.partitions.values())
+            )
+            seen = seen + 1 if ok else 0
+            return seen >= 3
+
+        self.wait_for(
+            complete, timeout, f"topic {name} to have leaders and full ISRs", interval=0.05
+        )
 
     def delete_topic(self, name: str, *, timeout: float = 60.0) -> None:
         """Delete a topic and wait until the metadata no longer lists it."""

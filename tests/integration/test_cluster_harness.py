@@ -206,6 +206,15 @@ def test_kraft_controller_is_reported_by_the_quorum_tool(kraft_cluster: KraftClu
     assert status["ClusterId"] == kraft_cluster.cluster_id
 
 
+def test_fresh_cluster_is_private_and_may_be_left_broken(
+    fresh_kraft_cluster: KraftCluster,
+) -> None:
+    topics = {t for t in fresh_kraft_cluster.metadata().topics if not t.startswith("__")}
+    assert topics == set(), "a fresh cluster has no user topics"
+    fresh_kraft_cluster.broker(2).kill()
+    fresh_kraft_cluster.broker(3).pause()  # the fixture's teardown copes with both
+
+
 def _testcluster_jvms(workdir: Path) -> list[int]:
     marker = str(workdir.resolve())
     found = []
