@@ -35,13 +35,14 @@ from testcluster.logconf import write_log_configs
 from testcluster.node import Node
 from testcluster.ports import is_listening
 from testcluster.tools import run_tool
-from testcluster.waiting import GiveUp, wait_for
+from testcluster.waiting import GiveUp, WaitTimeout, wait_for
 
 T = TypeVar("T")
 
 # librdkafka's own log lines (connection refused while a broker is down, ...) go to Python
 # logging, where pytest captures them, instead of spraying stderr.
 CLIENT_LOG = logging.getLogger("testcluster.client")
+log = logging.getLogger("testcluster")
 
 # Per-request deadline for the harness's own Admin API calls. Short, because a paused broker
 # accepts connections and then never answers; the callers poll and retry.
@@ -265,8 +266,31 @@ class KafkaCluster(ABC):
             elif not node.running:
                 node.start()
                 actions.append(f"restarted {node.name}")
-        self.wait_healthy(timeout)
+        deadline = time.monotonic() + timeout
+        try:
+            self.wait_healthy(min(timeout / 2, 45.0))
+        except WaitTimeout:
+            # A ZooKeeper-mode broker resumed after its session expired can stay out of every
+            # ISR for good (its cached partition state is fenced and never refreshed); an
+            # operator restarts such a broker, and so do we, rather than fail every later test.
+            stuck = self._brokers_out_of_isr() or sorted(self.brokers)
+            for broker_id in stuck:
+                self.brokers[broker_id].stop(timeout=15)
+                self.brokers[broker_id].start()
+                actions.append(f"restarted broker {broker_id}, stuck out of the ISRs")
+            log.warning("heal: %s", "; ".join(actions))
+            self.wait_healthy(_left(deadline))
         return actions
+
+    def _brokers_out_of_isr(self) -> list[int]:
+        """Brokers that are replicas somewhere but missing from that partition's ISR, or not
+        registered at all."""
+        metadata = self.metadata()
+        stuck = set(self.brokers) - set(metadata.brokers)
+        for topic in metadata.topics.values():
+            for part in topic.partitions.values():
+                stuck |= set(part.replicas) - set(part.isrs)
+        return sorted(stuck & set(self.brokers))
 
     def check_alive(self, nodes: Iterable[Node] | None = None) -> None:
         """Raise ProcessDied (with its log tail) if a JVM of the cluster has exited."""

@@ -87,11 +87,25 @@ def kraft_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KraftClu
     yield from _serve(cluster, "kraft")
 
 
+_broken: dict[str, str] = {}
+
+
 @pytest.fixture(autouse=True)
-def _heal_clusters_after_test() -> Iterator[None]:
+def _heal_clusters_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    # A session cluster that could not be healed fails the tests that use it at once rather
+    # than have each of them wait out its own timeouts (one broken cluster once cost CI 30 min).
+    for label, why in _broken.items():
+        if f"{label}_cluster" in request.fixturenames:
+            pytest.fail(f"the session's {label} cluster is broken: {why}", pytrace=False)
     yield
     for label, cluster in list(_session_clusters.items()):
-        actions = cluster.heal(timeout=120)
+        if label in _broken:
+            continue
+        try:
+            actions = cluster.heal(timeout=120)
+        except Exception as exc:
+            _broken[label] = f"not healed after {request.node.nodeid}: {exc}"[:2000]
+            raise
         if actions:
             print(f"testcluster: {label} cluster healed after the test: {', '.join(actions)}")
 

@@ -10,6 +10,8 @@ not partitions: every per-partition question is asked for all partitions at once
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import logging
 from collections.abc import Awaitable, Iterable
 from concurrent.futures import Future
@@ -80,11 +82,6 @@ class AdminSource:
         self._client: AdminClient | None = None
         self._slots = asyncio.Semaphore(max_concurrent)
 
-    def _error_cb(self, err: KafkaError) -> None:
-        # librdkafka reports connection trouble here; the collection loop reports the outcome
-        # that matters (the cycle failed), so this stays at debug.
-        _rdkafka_log.debug("librdkafka: %s", err.str(), extra={"kafka_cluster": self.cluster.name})
-
     def start(self) -> None:
         """Create the librdkafka handle (idempotent); it connects in the background."""
         if self._client is not None:
@@ -92,7 +89,10 @@ class AdminSource:
         conf: dict[str, Any] = dict(self.cluster.client_properties())
         conf.setdefault("client.id", f"kafka-watchdog/{__version__}")
         conf.setdefault("log.connection.close", False)
-        conf["error_cb"] = self._error_cb
+        # Not a bound method: the handle would then reference its owner, and the pair could
+        # only be freed by the cyclic GC, on whatever thread it runs; librdkafka aborts the
+        # process when a handle is destroyed on one of its own threads.
+        conf["error_cb"] = functools.partial(_log_client_error, self.cluster.name)
         conf["logger"] = _rdkafka_log
         try:
             self._client = AdminClient(conf)
@@ -101,7 +101,11 @@ class AdminSource:
             raise SourceError(f"cluster {self.cluster.name!r}: kafka_client: {exc}") from None
 
     async def close(self) -> None:
-        self._client = None  # librdkafka closes its threads when the handle is collected
+        """Destroy the handle here, on the event loop's thread (see `start`)."""
+        self._client = None  # the only strong reference: librdkafka is torn down right here
+        # A traceback cycle may still hold a bound method of the handle; collect it now,
+        # on this thread, rather than let a later collection free it on a librdkafka thread.
+        gc.collect()
 
     @property
     def client(self) -> AdminClient:
@@ -277,6 +281,12 @@ class AdminSource:
                 unclean_leader_election=_bool(result.get("unclean.leader.election.enable")),
             )
         return out
+
+
+def _log_client_error(cluster: str, err: KafkaError) -> None:
+    # librdkafka reports connection trouble here; the collection loop reports the outcome
+    # that matters (the cycle failed), so this stays at debug.
+    _rdkafka_log.debug("librdkafka: %s", err.str(), extra={"kafka_cluster": cluster})
 
 
 def _assigned(desc: Any) -> frozenset[tuple[str, int]]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from watchdog.config.schema import ClusterConfig
 from watchdog.model.parts import Quorum, QuorumAnswer, Reassignments
@@ -18,6 +20,7 @@ from watchdog.model.snapshot import frozen_map
 from watchdog.sources.admin import SourceError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # librdkafka property -> kafka-python keyword
 _TRANSLATE = {
@@ -76,6 +79,11 @@ class QuorumSource:
         self.cluster = cluster
         self.request_timeout = request_timeout
         self._client: Any = None
+        # kafka-python clients are not thread-safe, and a request to a hung broker can outlive
+        # its asyncio timeout: one worker thread serialises every use, close included, and a
+        # call still running makes the next cycle report it rather than queue behind it.
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix=f"quorum-{cluster.name}")
+        self._busy = False
 
     def _connect(self) -> Any:
         from kafka import KafkaAdminClient
@@ -147,9 +155,14 @@ class QuorumSource:
         A cluster without DescribeQuorum (ZooKeeper mode) answers `supported=False`; one that
         refuses it (managed clusters, missing ACL) answers `supported=None`: unknown.
         """
+        if self._busy:
+            raise SourceError(
+                f"cluster {self.cluster.name!r}: the previous DescribeQuorum is still waiting "
+                "for an answer"
+            )
         try:
             quorum, moving = await asyncio.wait_for(
-                asyncio.to_thread(self._describe), self.request_timeout * 2 + 5
+                asyncio.shield(self._run(self._describe)), self.request_timeout * 2 + 5
             )
         except TimeoutError:
             raise SourceError(
@@ -159,8 +172,23 @@ class QuorumSource:
             return QuorumAnswer(None, exc.zookeeper_mode, frozen_map(exc.reassignments), str(exc))
         return QuorumAnswer(quorum, True, frozen_map(moving))
 
+    def _run_blocking(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        finally:
+            self._busy = False
+
+    def _run(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        self._busy = True
+        return asyncio.wrap_future(self._worker.submit(self._run_blocking, fn))
+
     async def close(self) -> None:
-        await asyncio.to_thread(self._reset)
+        """Close the client once any call in flight has finished (bounded by its timeouts)."""
+        try:
+            await asyncio.wait_for(self._run(self._reset), self.request_timeout * 2 + 5)
+        except TimeoutError:
+            log.warning("cluster %r: quorum client did not close in time", self.cluster.name)
+        self._worker.shutdown(wait=False, cancel_futures=True)
 
 
 def parse_quorum(answer: dict[str, Any]) -> Quorum:
