@@ -1,26 +1,44 @@
-"""/metrics render cost on a synthetic cluster: p50/p95 time, bytes, RSS.
+"""/metrics cost on a synthetic cluster: build per snapshot, scrape, bytes, RSS.
 
 .venv/bin/python bench/render.py [--partitions 10000] [--groups 1000] [--rounds 30]
+    [--topic-level] [--compat]
+
+Two costs, both p50/p95 over --rounds:
+- build: what a new snapshot costs once (every family formatted, the body encoded);
+- scrape: what each /metrics answer costs while the snapshot is unchanged (the watchdog's
+  own series, plus the cached body), in the text format, OpenMetrics, and gzipped.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import gzip
 import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import generate_latest
-
 from bench.synthetic import populated_watcher
 from watchdog.config.schema import MetricsConfig
-from watchdog.sinks.metrics import WatchdogCollector
+from watchdog.sinks.metrics import MetricsRenderer
+
+
+def timed(rounds: int, step: Callable[[], bytes]) -> tuple[float, float, bytes]:
+    times = []
+    body = b""
+    for _ in range(rounds):
+        gc.collect()
+        began = time.perf_counter()
+        body = step()
+        times.append(time.perf_counter() - began)
+    times.sort()
+    p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
+    return statistics.median(times) * 1000, p95 * 1000, body
 
 
 def main() -> None:
@@ -29,27 +47,39 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--topic-level", action="store_true", help="partition_level: false")
+    parser.add_argument("--compat", action="store_true", help="kafka_exporter_compat: true")
     args = parser.parse_args()
+    built = time.perf_counter()
     watcher = populated_watcher(args.partitions, args.groups)
-    config = MetricsConfig(partition_level=not args.topic_level)
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(WatchdogCollector([watcher], config))
-    times = []
-    body = b""
-    for _ in range(args.rounds):
-        gc.collect()
-        began = time.perf_counter()
-        body = generate_latest(registry)
-        times.append(time.perf_counter() - began)
-    times.sort()
-    p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
+    setup_s = time.perf_counter() - built
+    rss_view = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    config = MetricsConfig(partition_level=not args.topic_level, kafka_exporter_compat=args.compat)
+    renderer = MetricsRenderer([watcher], config)
+
+    def build() -> bytes:
+        renderer._per_cluster.clear()  # as after a new snapshot
+        renderer._bodies.clear()
+        renderer._compat = None
+        return renderer.exposition()
+
+    b50, b95, body = timed(args.rounds, build)
+    s50, s95, _ = timed(args.rounds, renderer.exposition)
+    o50, o95, _ = timed(args.rounds, lambda: renderer.exposition(openmetrics=True))
+    renderer.exposition(gzipped=True)  # the gzipped body is made once per snapshot
+    g50, g95, zipped = timed(args.rounds, lambda: renderer.exposition(gzipped=True))
+    assert gzip.decompress(zipped).count(b"\n") == body.count(b"\n")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     samples = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
     print(
         f"partitions={args.partitions} groups={args.groups} "
-        f"partition_level={config.partition_level} samples={samples} "
-        f"bytes={len(body)} render_p50_ms={statistics.median(times) * 1000:.1f} "
-        f"render_p95_ms={p95 * 1000:.1f} peak_rss_mib={rss:.0f}"
+        f"partition_level={config.partition_level} compat={config.kafka_exporter_compat} "
+        f"samples={samples} bytes={len(body)} gzip_bytes={len(zipped)}\n"
+        f"build_per_snapshot_ms p50={b50:.1f} p95={b95:.1f}\n"
+        f"scrape_text_ms p50={s50:.2f} p95={s95:.2f}\n"
+        f"scrape_openmetrics_ms p50={o50:.2f} p95={o95:.2f}\n"
+        f"scrape_gzip_ms p50={g50:.2f} p95={g95:.2f}\n"
+        f"synthetic_view_setup_s={setup_s:.1f} rss_after_view_mib={rss_view:.0f} "
+        f"peak_rss_mib={rss:.0f}"
     )
 
 

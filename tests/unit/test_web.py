@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
+import os
+import tempfile
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
+import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import make_mocked_request
 from prometheus_client.parser import text_string_to_metric_families
 
 from watchdog.app.lifecycle import build_app
@@ -56,8 +61,37 @@ def app() -> web.Application:
     return app
 
 
-def request(app: web.Application, path: str, **headers: str) -> web.Request:
-    return make_mocked_request("GET", path, headers=headers, app=app)
+@dataclass
+class Answer:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+async def get(app: web.Application, path: str, **headers: str) -> Answer:
+    """A real HTTP request, served by aiohttp on a Unix socket (unit tests have no network).
+
+    The handlers run as in the daemon; the watchers' start-up (which would connect to Kafka)
+    is left out by serving a copy of the app with the same state and routes.
+    """
+    headers.setdefault("Accept-Encoding", "identity")  # the client's default asks for gzip
+    served = web.Application()
+    served[routes.WATCHERS] = app[routes.WATCHERS]
+    served[routes.RENDERER] = app[routes.RENDERER]
+    routes.add_routes(served)
+    runner = web.AppRunner(served)
+    await runner.setup()
+    with tempfile.TemporaryDirectory() as tmp:
+        sock = os.path.join(tmp, "web.sock")
+        await web.UnixSite(runner, sock).start()
+        try:
+            async with (
+                aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=sock)) as session,
+                session.get(f"http://local{path}", headers=headers, auto_decompress=False) as r,
+            ):
+                return Answer(r.status, dict(r.headers), await r.read())
+        finally:
+            await runner.cleanup()
 
 
 def samples(body: bytes) -> dict[str, float]:
@@ -70,9 +104,9 @@ def samples(body: bytes) -> dict[str, float]:
 
 
 async def test_01_metrics_render_latest_state(app: web.Application) -> None:
-    response = await routes.metrics(request(app, "/metrics"))
-    assert response.content_type == "text/plain"
-    got = samples(response.body)  # type: ignore[arg-type]
+    response = await get(app, "/metrics")
+    assert response.headers["Content-Type"].startswith("text/plain")
+    got = samples(response.body)
     assert got["kafka_watchdog_up{kafka_cluster=prod}"] == 1
     assert got["kafka_watchdog_up{kafka_cluster=dev}"] == 0
     assert got["kafka_watchdog_brokers{kafka_cluster=prod}"] == 3
@@ -88,34 +122,32 @@ async def test_01_metrics_render_latest_state(app: web.Application) -> None:
 
 
 async def test_02_metrics_for_one_cluster(app: web.Application) -> None:
-    response = await routes.metrics(request(app, "/metrics?kafka_cluster=dev"))
-    got = samples(response.body)  # type: ignore[arg-type]
+    response = await get(app, "/metrics?kafka_cluster=dev")
+    got = samples(response.body)
     assert "kafka_watchdog_up{kafka_cluster=dev}" in got
     assert not any("kafka_cluster=prod" in key for key in got)
-    with pytest.raises(web.HTTPNotFound) as info:
-        await routes.metrics(request(app, "/metrics?kafka_cluster=nope"))
-    assert info.value.text == "no cluster named 'nope'; configured: prod, dev\n"
+    missing = await get(app, "/metrics?kafka_cluster=nope")
+    assert missing.status == 404
+    assert missing.body == b"no cluster named 'nope'; configured: prod, dev\n"
 
 
 async def test_03_openmetrics_and_gzip(app: web.Application) -> None:
-    response = await routes.metrics(
-        request(
-            app,
-            "/metrics",
-            Accept="application/openmetrics-text; version=1.0.0",
-            **{"Accept-Encoding": "gzip"},
-        )
+    response = await get(
+        app,
+        "/metrics",
+        Accept="application/openmetrics-text; version=1.0.0",
+        **{"Accept-Encoding": "gzip"},
     )
     assert response.headers["Content-Encoding"] == "gzip"
     assert response.headers["Content-Type"].startswith("application/openmetrics-text")
-    body = gzip.decompress(response.body)  # type: ignore[arg-type]
+    body = gzip.decompress(response.body)
     assert body.endswith(b"# EOF\n")
 
 
 async def test_04_readyz_names_the_cluster_that_is_not_ready(app: web.Application) -> None:
-    response = await routes.readyz(request(app, "/readyz"))
+    response = await get(app, "/readyz")
     assert response.status == 503
-    doc = json.loads(response.body)  # type: ignore[arg-type]
+    doc = json.loads(response.body)
     by_name = {c["name"]: c for c in doc["clusters"]}
     assert by_name["prod"]["ready"] and by_name["prod"]["brokers"] == [1, 2, 3]
     assert not by_name["dev"]["ready"]
@@ -125,18 +157,18 @@ async def test_04_readyz_names_the_cluster_that_is_not_ready(app: web.Applicatio
 async def test_05_readyz_ok_when_all_fresh(app: web.Application) -> None:
     dev = app[routes.WATCHERS][1]
     dev.health.admin.succeeded(time.time(), time.time())
-    response = await routes.readyz(request(app, "/readyz"))
+    response = await get(app, "/readyz")
     assert response.status == 200
 
 
 async def test_06_healthz_is_always_ok(app: web.Application) -> None:
-    response = await routes.healthz(request(app, "/healthz"))
+    response = await get(app, "/healthz")
     assert response.status == 200
 
 
 async def test_07_help_texts_say_collection_is_scheduled(app: web.Application) -> None:
-    response = await routes.metrics(request(app, "/metrics"))
-    body = response.body.decode()  # type: ignore[union-attr]
+    response = await get(app, "/metrics")
+    body = response.body.decode()
     helps = [line for line in body.splitlines() if line.startswith("# HELP kafka_watchdog_")]
     scheduled = [h for h in helps if "not at scrape time" in h]
     assert len(scheduled) == len(helps) - 1  # all but build_info
@@ -145,17 +177,73 @@ async def test_07_help_texts_say_collection_is_scheduled(app: web.Application) -
 def test_08_every_metric_is_documented() -> None:
     from pathlib import Path
 
-    from prometheus_client import CollectorRegistry
-
     from bench.synthetic import populated_watcher
     from watchdog.config.schema import MetricsConfig
-    from watchdog.sinks.metrics import WatchdogCollector
+    from watchdog.sinks.metrics import MetricsRenderer
 
     docs = (Path(__file__).resolve().parents[2] / "docs/metrics.md").read_text()
-    registry = CollectorRegistry(auto_describe=False)
     watcher = populated_watcher(40, 2)
     watcher.health.zookeeper_state = "CONNECTED"
-    registry.register(WatchdogCollector([watcher], MetricsConfig(kafka_exporter_compat=True)))
-    names = {f.name + ("_total" if f.type == "counter" else "") for f in registry.collect()}
+    renderer = MetricsRenderer([watcher], MetricsConfig(kafka_exporter_compat=True))
+    names = {
+        f.name + ("_total" if f.kind == "counter" else "")
+        for part in renderer.families([watcher], time.time())
+        for f in part
+    }
     missing = sorted(n for n in names if f"`{n}`" not in docs)
     assert not missing, f"docs/metrics.md does not document {missing}"
+
+
+async def test_09_both_formats_parse_and_gzip_is_the_same_body(app: web.Application) -> None:
+    from prometheus_client.openmetrics.parser import (
+        text_string_to_metric_families as openmetrics_families,
+    )
+
+    plain = (await get(app, "/metrics")).body.decode()
+    zipped = await get(app, "/metrics", **{"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    # The fresh head and the cached bulk are two gzip members: one valid stream.
+    unzipped = gzip.decompress(zipped.body).decode()
+
+    def steady(text: str) -> list[str]:  # without the lines that change with the clock
+        moving = ("process_", "python_gc", "snapshot_age", "timestamp_seconds{", "duration")
+        return [line for line in text.splitlines() if not any(m in line for m in moving)]
+
+    assert steady(plain) == steady(unzipped)
+    om = await get(app, "/metrics", Accept="application/openmetrics-text; version=1.0.0")
+    families = {f.name: f for f in openmetrics_families(om.body.decode())}
+    shrinks = families["kafka_watchdog_isr_shrinks"]
+    assert shrinks.type == "counter"
+    assert [s.name for s in shrinks.samples] == ["kafka_watchdog_isr_shrinks_total"]
+    assert (
+        samples(plain.encode())[
+            "kafka_watchdog_partition_under_replicated{kafka_cluster=prod,partition=1,topic=orders}"
+        ]
+        == 1
+    )
+
+
+async def test_10_bulk_is_rebuilt_only_for_a_new_snapshot(app: web.Application) -> None:
+    prod = app[routes.WATCHERS][0]
+    renderer = app[routes.RENDERER]
+    first = renderer.chunks([prod])
+    again = renderer.chunks([prod])
+    assert first[1:] == again[1:] and all(a is b for a, b in zip(first[1:], again[1:], strict=True))
+    latest = prod.store.latest
+    assert latest is not None
+    prod.store.put(dataclasses.replace(latest, topics=MappingProxyType({})))  # topic deleted
+    text = b"".join(renderer.chunks([prod])).decode()
+    assert 'topic="orders"' not in text
+
+
+async def test_11_label_values_are_escaped(app: web.Application) -> None:
+    from watchdog.model.snapshot import GroupState
+
+    prod = app[routes.WATCHERS][0]
+    latest = prod.store.latest
+    assert latest is not None
+    odd = 'we"ird\\group\nid'
+    group = GroupState(odd, "Empty", 0, "classic", MappingProxyType({}), frozenset())
+    prod.store.put(dataclasses.replace(latest, groups=MappingProxyType({odd: group})))
+    got = samples((await get(app, "/metrics")).body)
+    assert got[f"kafka_watchdog_consumergroup_members{{group={odd},kafka_cluster=prod}}"] == 0

@@ -15,7 +15,8 @@ from aiohttp import web
 from watchdog import __version__
 from watchdog.app.watcher import ClusterWatcher
 from watchdog.config.schema import WatchdogConfig
-from watchdog.web.routes import METRICS_CONFIG, WATCHERS, add_routes
+from watchdog.sinks.metrics import MetricsRenderer
+from watchdog.web.routes import RENDERER, WATCHERS, add_routes
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ def build_app(config: WatchdogConfig) -> web.Application:
             await watcher.stop()
 
     app.cleanup_ctx.append(watchers_ctx)
-    app[METRICS_CONFIG] = config.metrics
+    watchers: list[ClusterWatcher] = app[WATCHERS]
+    app[RENDERER] = MetricsRenderer(watchers, config.metrics)
     add_routes(app)
     return app
 

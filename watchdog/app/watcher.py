@@ -77,6 +77,12 @@ class ClusterWatcher:
     def name(self) -> str:
         return self.cluster.name
 
+    @property
+    def generation(self) -> int:
+        """Changes whenever what the metrics show may have changed: lag and event counts are
+        updated with (never without) a new snapshot, so the snapshot count is enough."""
+        return self.store.version
+
     def ready(self, now: float) -> tuple[bool, str]:
         return self.health.ready(now, self.collection.effective_stale_after)
 

@@ -10,6 +10,7 @@ from watchdog.model.snapshot import ClusterSnapshot
 class SnapshotStore:
     def __init__(self, history: int = 60) -> None:
         self._history: deque[ClusterSnapshot] = deque(maxlen=history)
+        self.version = 0  # counts puts: readers cache what they derive from `latest` by it
 
     @property
     def latest(self) -> ClusterSnapshot | None:
@@ -19,6 +20,7 @@ class SnapshotStore:
         """Store the newest snapshot; returns the one it replaces (for diffing)."""
         previous = self.latest
         self._history.append(snapshot)
+        self.version += 1
         return previous
 
     def history(self) -> tuple[ClusterSnapshot, ...]:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import gzip
 import time
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from watchdog import __version__
 from watchdog.app.watcher import ClusterWatcher
-from watchdog.config.schema import MetricsConfig
-from watchdog.sinks.metrics import WatchdogCollector
+from watchdog.sinks.metrics import MetricsRenderer
 
 WATCHERS = web.AppKey("watchers", list[ClusterWatcher])
-METRICS_CONFIG = web.AppKey("metrics_config", MetricsConfig)
+RENDERER = web.AppKey("renderer", MetricsRenderer)
 
 _INDEX = """<!doctype html><html><head><title>kafka-watchdog</title></head><body>
 <h1>kafka-watchdog {version}</h1>
@@ -32,7 +29,7 @@ async def index(request: web.Request) -> web.Response:
     return web.Response(text=_INDEX.format(version=__version__), content_type="text/html")
 
 
-async def metrics(request: web.Request) -> web.Response:
+async def metrics(request: web.Request) -> web.StreamResponse:
     watchers: list[ClusterWatcher] = request.app[WATCHERS]
     only = request.query.get("kafka_cluster")
     if only is not None:
@@ -40,15 +37,21 @@ async def metrics(request: web.Request) -> web.Response:
         if not watchers:
             known = ", ".join(w.name for w in request.app[WATCHERS])
             raise web.HTTPNotFound(text=f"no cluster named {only!r}; configured: {known}\n")
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(WatchdogCollector(watchers, request.app[METRICS_CONFIG]))
-    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    body = encoder(registry)
-    headers = {"Content-Type": content_type}
-    if "gzip" in request.headers.get("Accept-Encoding", ""):
-        body = gzip.compress(body, compresslevel=3)  # cheap level: scrapes are frequent
-        headers["Content-Encoding"] = "gzip"
-    return web.Response(body=body, headers=headers)
+    _, content_type = choose_encoder(request.headers.get("Accept", ""))
+    openmetrics = content_type.startswith("application/openmetrics-text")
+    gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    chunks = request.app[RENDERER].chunks(watchers, openmetrics=openmetrics, gzipped=gzipped)
+    response = web.StreamResponse(headers={"Content-Type": content_type})
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    # Written chunk by chunk: the cached blocks (tens of MB on big clusters) are not copied
+    # into one body for each scrape.
+    response.content_length = sum(map(len, chunks))
+    await response.prepare(request)
+    for chunk in chunks:
+        await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 async def healthz(request: web.Request) -> web.Response:

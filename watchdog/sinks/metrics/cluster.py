@@ -10,7 +10,7 @@ from watchdog.detection.events import EventKind
 from watchdog.detection.hazards import topic_hazards
 from watchdog.detection.partition_health import classify
 from watchdog.model.snapshot import ClusterSnapshot
-from watchdog.sinks.metrics.families import Families
+from watchdog.sinks.metrics.families import Families, label_set
 
 C, T, P = "kafka_cluster", "topic", "partition"
 
@@ -107,6 +107,8 @@ def collect(
         for flag, _ in PARTITION_FLAGS
     }
     totals: Counter[str] = Counter()
+    # Kafka topic names are [a-zA-Z0-9._-]: only the cluster name may need escaping.
+    cluster_label = label_set([C], [name])
     live = snap.brokers.keys()
     for topic in snap.topics.values():
         counts: Counter[str] = Counter()
@@ -116,17 +118,17 @@ def collect(
                 if getattr(health, flag):
                     counts[flag] += 1
             if per_partition:
-                labels = [name, p.topic, str(p.partition)]
-                replicas.add_metric(labels, len(p.replicas))
-                isr.add_metric(labels, len(p.isr))
-                leader.add_metric(labels, p.leader)
-                preferred.add_metric(labels, 1.0 if health.preferred_leader else 0.0)
+                labels = f'{cluster_label},topic="{p.topic}",partition="{p.partition}"'
+                replicas.add(labels, len(p.replicas))
+                isr.add(labels, len(p.isr))
+                leader.add(labels, p.leader)
+                preferred.add(labels, 1 if health.preferred_leader else 0)
                 if p.log_start_offset is not None:
-                    start.add_metric(labels, p.log_start_offset)
+                    start.add(labels, p.log_start_offset)
                 if p.log_end_offset is not None:
-                    end.add_metric(labels, p.log_end_offset)
+                    end.add(labels, p.log_end_offset)
                 for flag, _ in PARTITION_FLAGS:
-                    flags[flag].add_metric(labels, 1.0 if getattr(health, flag) else 0.0)
+                    flags[flag].add(labels, 1 if getattr(health, flag) else 0)
         topic_partitions.add_metric([name, topic.name], len(topic.partitions))
         for flag, _ in PARTITION_FLAGS:
             topic_flags[flag].add_metric([name, topic.name], counts[flag])

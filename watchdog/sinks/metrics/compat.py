@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prometheus_client.core import GaugeMetricFamily
-
 from watchdog.app.watcher import ClusterWatcher
 from watchdog.detection.partition_health import classify
-from watchdog.sinks.metrics.families import Families
+from watchdog.sinks.metrics.families import Families, Family
 
 
 def collect(fams: Families, watchers: Sequence[ClusterWatcher], with_cluster_label: bool) -> None:
     extra = ["kafka_cluster"] if with_cluster_label else []
 
-    def gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
+    def gauge(name: str, doc: str, labels: list[str]) -> Family:
         return fams.gauge(
             name, doc + " (kafka_exporter compatible)", [*labels, *extra], prefix="kafka_"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from watchdog.app.watcher import ClusterWatcher
 from watchdog.config.schema import MetricsConfig
-from watchdog.sinks.metrics.families import Families
+from watchdog.sinks.metrics.families import Families, label_set
 
 C, G, T, P = "kafka_cluster", "group", "topic", "partition"
 
@@ -70,6 +70,7 @@ def collect(fams: Families, watcher: ClusterWatcher, config: MetricsConfig) -> N
         )
     for group_id, group_lag in watcher.lag.latest.items():
         status.add_metric([name, group_id, group_lag.status.value], 1)
+        group_label = label_set([C, G], [name, group_id])
         races.add_metric([name, group_id], watcher.lag.races_total[group_id])
         for topic, parts in group_lag.by_topic().items():
             known = [p.lag for p in parts if p.lag is not None]
@@ -81,10 +82,10 @@ def collect(fams: Families, watcher: ClusterWatcher, config: MetricsConfig) -> N
             if not config.partition_level:
                 continue
             for p in parts:
-                labels = [name, group_id, topic, str(p.partition)]
-                committed.add_metric(labels, p.committed)
+                labels = f'{group_label},topic="{topic}",partition="{p.partition}"'
+                committed.add(labels, p.committed)
                 if p.lag is not None:
-                    lag.add_metric(labels, p.lag)
+                    lag.add(labels, p.lag)
                 if p.lag_seconds is not None:
-                    seconds.add_metric(labels, p.lag_seconds)
-                pstatus.add_metric([*labels, p.status.value], 1)
+                    seconds.add(labels, p.lag_seconds)
+                pstatus.add(f'{labels},status="{p.status.value}"', 1)
