@@ -28,7 +28,9 @@ from confluent_kafka import Consumer, TopicPartition
 
 from testcluster import ZkKafkaCluster
 from tests.integration.watching import until, watcher_for
+from watchdog.config.schema import MetricsConfig
 from watchdog.detection.events import EventKind
+from watchdog.sinks.metrics import MetricsRenderer
 
 PER_TOPIC = 50
 
@@ -56,7 +58,7 @@ async def measure(cluster: ZkKafkaCluster, rounds: int) -> None:
         await until(lambda: watcher.mirror is not None and watcher.mirror.synced, "mirror", 300)
         await until(lambda: watcher.store.latest is not None, "first view", 120)
         admin = watcher.admin
-        parts = watcher._partitions()
+        parts = watcher._partitions()[1]
         stages = {
             "metadata (DescribeCluster + Metadata)": lambda: asyncio.gather(
                 admin.describe_cluster(), admin.topics()
@@ -78,10 +80,23 @@ async def measure(cluster: ZkKafkaCluster, rounds: int) -> None:
                 f"{name}: wall p50 {statistics.median(walls):.3f}s max {max(walls):.3f}s, "
                 f"cpu p50 {statistics.median(cpus):.3f}s"
             )
+        # The exposition of the real view: built once per snapshot, then served from cache.
+        renderer = MetricsRenderer([watcher], MetricsConfig())
+        wall = time.perf_counter()
+        body = renderer.exposition()
+        build = time.perf_counter() - wall
+        wall = time.perf_counter()
+        renderer.exposition()
+        scrape = time.perf_counter() - wall
+        series = body.count(b"\n") - body.count(b"\n#")
+        print(
+            f"/metrics of the real view: {series} lines, {len(body) / 2**20:.1f} MiB, "
+            f"build {build * 1000:.0f} ms, cached scrape {scrape * 1000:.1f} ms"
+        )
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
             f"partitions {len(parts)}, groups {len(watcher.store.latest.groups)}, "  # type: ignore[union-attr]
-            f"peak RSS of this process (watcher + clients) {rss:.0f} MiB"
+            f"peak RSS of this process (watcher + clients + exposition) {rss:.0f} MiB"
         )
 
         victim = cluster.broker_ids[-1]

@@ -37,6 +37,8 @@ REPEAT_WARNING_AFTER = 300.0
 # ZooKeeper changes arrive in bursts (a broker failure rewrites thousands of state nodes):
 # rebuild once per burst, soon enough to keep detection well under a second.
 ZK_DEBOUNCE = 0.05
+# Longest wait for a collection loop to end, or a source to close, at shutdown.
+STOP_TIMEOUT = 20.0
 # Above this many events in one rebuild, log a summary per kind instead of every line.
 LOG_EVENTS_MAX = 20
 
@@ -67,6 +69,7 @@ class ClusterWatcher:
         self.event_counts: collections.Counter[tuple[str, str]] = collections.Counter()
         self.listeners: list[EventListener] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self._last_warned: dict[str, float] = {}
         self._rebuild_handle: asyncio.TimerHandle | None = None
         # Offsets and configs are asked for the partitions of the first view: wait for it
@@ -105,20 +108,35 @@ class ClusterWatcher:
             self._tasks.append(task)
 
     async def stop(self) -> None:
+        """Stop the loops and close the sources, in bounded time whatever they are doing."""
+        self._stopping = True
         if self._rebuild_handle is not None:
             self._rebuild_handle.cancel()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # Python 3.11's wait_for can swallow a cancellation that races with its inner
+            # future finishing; `_stopping` ends such a loop at its next turn, and the wait
+            # is bounded so that a stuck call cannot hold up shutdown.
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT)
+            for task in pending:
+                log.warning(
+                    "collection loop %s did not stop in %gs; leaving it",
+                    task.get_name(),
+                    STOP_TIMEOUT,
+                    extra={"kafka_cluster": self.name},
+                )
         self._tasks.clear()
-        await self.admin.close()
-        await self.quorum.close()
+        closing: list[Awaitable[None]] = [self.admin.close(), self.quorum.close()]
         if self.zookeeper is not None:
             if self.mirror is not None:
                 self.mirror.invalidate()
-            await self.zookeeper.close()
+            closing.append(self.zookeeper.close())
+        for close in closing:
+            try:
+                await asyncio.wait_for(close, STOP_TIMEOUT)
+            except TimeoutError:
+                log.warning("a source did not close in time", extra={"kafka_cluster": self.name})
 
     # -- the stages -----------------------------------------------------------------------
 
@@ -134,11 +152,22 @@ class ClusterWatcher:
         answer = await self.quorum.describe()
         self._update(quorum=Timed(answer, time.time()))
 
-    def _partitions(self) -> list[tuple[str, int]]:
+    def _partitions(self) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """(every partition, those led by a live broker). Offsets are asked for the second
+        only: asking for the others just waits out a timeout (and exercises librdkafka's
+        least-trodden paths); their last known offsets are carried forward instead."""
         snap = self.store.latest
         if snap is None:
-            return []
-        return [(p.topic, p.partition) for t in snap.topics.values() for p in t.partitions]
+            return [], []
+        live = snap.brokers.keys()
+        every = [(p.topic, p.partition) for t in snap.topics.values() for p in t.partitions]
+        led = [
+            (p.topic, p.partition)
+            for t in snap.topics.values()
+            for p in t.partitions
+            if p.leader in live
+        ]
+        return every, led
 
     async def _collect_offsets(self) -> None:
         """Group offsets first, log offsets second: read in that order a log end is never
@@ -154,7 +183,9 @@ class ClusterWatcher:
             self._record_failure(groups_health, started, str(exc))
         else:
             groups_health.succeeded(started, time.time())
-        offsets = frozen_map(self._carry_forward(await self.admin.log_offsets(self._partitions())))
+        every, led = self._partitions()
+        fresh = await self.admin.log_offsets(led)
+        offsets = frozen_map(self._carry_forward(every, fresh))
         now = time.time()
         if groups is not None:
             self.lag.observe(groups, offsets, now)
@@ -163,16 +194,20 @@ class ClusterWatcher:
             self._update(offsets=Timed(offsets, now))
 
     def _carry_forward(
-        self, fresh: LogOffsets
+        self, every: list[tuple[str, int]], fresh: LogOffsets
     ) -> dict[tuple[str, int], tuple[int | None, int | None]]:
-        """A partition without a leader cannot answer ListOffsets: keep its last known offsets
-        so that when it comes back (after an unclean election, say) the drop is measured
-        against what it last held, not lost in the gap."""
+        """A partition without a (live) leader cannot answer ListOffsets: keep its last known
+        offsets so that when it comes back (after an unclean election, say) the drop is
+        measured against what it last held, not lost in the gap. Partitions of deleted
+        topics are not in `every` and go."""
         last = self.view.offsets.value if self.view.offsets is not None else {}
-        merged = dict(fresh)
-        for tp, (start, end) in fresh.items():
+        merged: dict[tuple[str, int], tuple[int | None, int | None]] = {}
+        for tp in every:
+            start, end = fresh.get(tp, (None, None))
             if end is None and tp in last:
-                merged[tp] = (start if start is not None else last[tp][0], last[tp][1])
+                start, end = (start if start is not None else last[tp][0]), last[tp][1]
+            if tp in fresh or end is not None:
+                merged[tp] = (start, end)
         return merged
 
     async def _collect_configs(self) -> None:
@@ -315,10 +350,15 @@ class ClusterWatcher:
 
     def _record_failure(self, health: SourceHealth, started: float, error: str) -> None:
         now = time.time()
-        changed = error != health.last_error
+        # One warning when a stage starts failing, then one every REPEAT_WARNING_AFTER while
+        # it stays broken: the wording of the error may change from one attempt to the next
+        # (timed out, then transport failure) without anything new to tell.
+        starts_failing = health.consecutive_failures == 0
         health.failed(started, now, error)
         last = self._last_warned.get(health.stage, 0.0)
-        if changed or now - last >= REPEAT_WARNING_AFTER:
+        if not (starts_failing or now - last >= REPEAT_WARNING_AFTER):
+            log.debug("%s (still failing)", error, extra={"kafka_cluster": self.name})
+        else:
             self._last_warned[health.stage] = now
             log.warning(
                 "%s (retrying)",
@@ -331,7 +371,7 @@ class ClusterWatcher:
     ) -> None:
         # Fixed-rate schedule: a slow cycle shortens the next sleep instead of drifting.
         next_run = time.monotonic()
-        while True:
+        while not self._stopping:
             await self._run_cycle(health, step)
             next_run += interval
             delay = next_run - time.monotonic()

@@ -89,6 +89,11 @@ class AdminSource:
         conf: dict[str, Any] = dict(self.cluster.client_properties())
         conf.setdefault("client.id", f"kafka-watchdog/{__version__}")
         conf.setdefault("log.connection.close", False)
+        # A broker request must fail before the Admin operation that sent it times out: a
+        # response arriving for an operation that already timed out trips an assertion in
+        # librdkafka that aborts the whole process (confluentinc/librdkafka#4605, seen here
+        # with brokers killed under the watchdog). The default socket timeout is 60 s.
+        conf.setdefault("socket.timeout.ms", max(1000, int(self.request_timeout * 800)))
         # Not a bound method: the handle would then reference its owner, and the pair could
         # only be freed by the cyclic GC, on whatever thread it runs; librdkafka aborts the
         # process when a handle is destroyed on one of its own threads.
@@ -119,6 +124,14 @@ class AdminSource:
                 return await asyncio.wait_for(awaitable, self.request_timeout + 5)
             except (KafkaException, TimeoutError) as exc:
                 raise SourceError(describe_kafka_error(exc, self.cluster, what)) from None
+
+    async def _all(self, futures: Iterable[Future[T]], what: str) -> list[T | BaseException]:
+        """Every future's result or exception, under one overall timeout: librdkafka should
+        resolve each within the request timeout, and a loop must not wait on it forever."""
+        return await self._call(
+            asyncio.gather(*(asyncio.wrap_future(f) for f in futures), return_exceptions=True),
+            what,
+        )
 
     async def _future(self, future: Future[T], what: str) -> T:
         return await self._call(asyncio.wrap_future(future), what)
@@ -183,9 +196,7 @@ class AdminSource:
         futures = self.client.list_offsets(
             {TopicPartition(t, p): spec for t, p in wanted}, **self._timeout_kw
         )
-        results = await asyncio.gather(
-            *(asyncio.wrap_future(f) for f in futures.values()), return_exceptions=True
-        )
+        results = await self._all(futures.values(), "ListOffsets")
         out: dict[tuple[str, int], int] = {}
         failed: list[BaseException] = []
         for tp, result in zip(futures, results, strict=True):
@@ -213,9 +224,7 @@ class AdminSource:
             return {}
         described: dict[str, Any] = {}
         futures = self.client.describe_consumer_groups(ids, **self._timeout_kw)
-        results = await asyncio.gather(
-            *(asyncio.wrap_future(f) for f in futures.values()), return_exceptions=True
-        )
+        results = await self._all(futures.values(), "DescribeGroups")
         for group_id, result in zip(futures, results, strict=True):
             if not isinstance(result, BaseException):
                 described[group_id] = result
@@ -266,12 +275,7 @@ class AdminSource:
         futures = self.client.describe_configs(
             [ConfigResource(ConfigResource.Type.TOPIC, n) for n in names], **self._timeout_kw
         )
-        results = await self._call(
-            asyncio.gather(
-                *(asyncio.wrap_future(f) for f in futures.values()), return_exceptions=True
-            ),
-            "DescribeConfigs",
-        )
+        results = await self._all(futures.values(), "DescribeConfigs")
         out = {}
         for resource, result in zip(futures, results, strict=True):
             if isinstance(result, BaseException):

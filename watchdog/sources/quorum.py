@@ -180,7 +180,11 @@ class QuorumSource:
 
     def _run(self, fn: Callable[[], T]) -> asyncio.Future[T]:
         self._busy = True
-        return asyncio.wrap_future(self._worker.submit(self._run_blocking, fn))
+        future = asyncio.wrap_future(self._worker.submit(self._run_blocking, fn))
+        # Shielded callers may be gone (timed out, stopped) when it finishes: mark its
+        # outcome as seen so asyncio does not log it as "never retrieved".
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return future
 
     async def close(self) -> None:
         """Close the client once any call in flight has finished (bounded by its timeouts)."""
