@@ -239,7 +239,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _keys(model: type[BaseModel]) -> set[str]:
-    out = set(model.model_fields)
+    out = {info.alias or name for name, info in model.model_fields.items()}
     for info in model.model_fields.values():
         for arg in _models_in(info.annotation):
             out |= _keys(arg)
@@ -258,7 +258,7 @@ def test_27_reference_config_is_valid_and_documents_every_key(tmp_path: Path) ->
     text = (REPO / "docs/reference-config.yaml").read_text()
     (tmp_path / "pw").write_text("pw")
     text = text.replace("/run/secrets/kafka-password", str(tmp_path / "pw"))
-    load_config_text(text, "ref.yaml", {"ZK_PASSWORD": "x"}, tmp_path)
+    load_config_text(text, "ref.yaml", {"ZK_PASSWORD": "x", "PAGERDUTY_ROUTING_KEY": "k"}, tmp_path)
     documented = {
         re.sub(r"_(file|env)$", "", key)  # password_env documents password
         for key in re.findall(r"^\s*-?\s*([a-z_]+):", text, re.MULTILINE)

@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from watchdog import __version__
+from watchdog.alerting.service import AlertingService
 from watchdog.app.watcher import ClusterWatcher
 from watchdog.config.schema import WatchdogConfig
 from watchdog.sinks.metrics import MetricsRenderer
-from watchdog.web.routes import RENDERER, WATCHERS, add_routes
+from watchdog.web.routes import ALERTING, RENDERER, WATCHERS, add_routes
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,22 @@ def build_app(config: WatchdogConfig) -> web.Application:
 
     app.cleanup_ctx.append(watchers_ctx)
     watchers: list[ClusterWatcher] = app[WATCHERS]
-    app[RENDERER] = MetricsRenderer(watchers, config.metrics)
+    alerting = (
+        AlertingService(watchers, config.alerting, config.metrics.min_replication_factor)
+        if config.alerting.enabled
+        else None
+    )
+    if alerting is not None:
+        app[ALERTING] = alerting
+
+        async def alerting_ctx(app: web.Application) -> AsyncIterator[None]:
+            # Started after the watchers and stopped before them (cleanup runs in reverse).
+            await alerting.start()
+            yield
+            await alerting.stop()
+
+        app.cleanup_ctx.append(alerting_ctx)
+    app[RENDERER] = MetricsRenderer(watchers, config.metrics, alerting=alerting)
     add_routes(app)
     return app
 

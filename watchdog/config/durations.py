@@ -51,3 +51,18 @@ def format_duration(seconds: float) -> str:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def parse_timestamp(value: str) -> float:
+    """ISO 8601 ("2026-12-01T06:00:00Z", an offset, or naive meaning UTC) -> Unix seconds."""
+    from datetime import UTC, datetime
+
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an ISO 8601 time such as 2026-12-01T06:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()

@@ -10,23 +10,20 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     field_validator,
 )
 
+from watchdog.config.alerting import AlertingConfig
 from watchdog.config.durations import Duration
+from watchdog.config.schema_base import NameFilter as NameFilter
+from watchdog.config.schema_base import StrictModel
 
 DEFAULT_PORT = 10308
 """The 9100-9999 block of Prometheus' default port allocations is exhausted (9308 is
 kafka_exporter's); new exporters are allocated above it. See docs/configuration.md."""
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 def _split_list(value: object) -> object:
@@ -41,24 +38,6 @@ def _host_port(value: str, what: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{what} {value!r} must be host:port with a port between 1 and 65535")
     return value
-
-
-class NameFilter(StrictModel):
-    """Regexes matched against the whole name (re.fullmatch)."""
-
-    include: list[re.Pattern[str]] = Field(
-        default_factory=lambda: [re.compile(".*")],
-        description="Names to watch: a name is watched if it fully matches one of these.",
-    )
-    exclude: list[re.Pattern[str]] = Field(
-        default_factory=list,
-        description="Names to ignore even when included.",
-    )
-
-    def allows(self, name: str) -> bool:
-        return any(p.fullmatch(name) for p in self.include) and not any(
-            p.fullmatch(name) for p in self.exclude
-        )
 
 
 class ServerConfig(StrictModel):
@@ -276,6 +255,7 @@ class WatchdogConfig(StrictModel):
     lag: LagConfig = Field(default_factory=LagConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     clusters: list[ClusterConfig] = Field(min_length=1, description="Clusters to watch.")
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
 
     def cluster(self, name: str) -> ClusterConfig:
         for cluster in self.clusters:

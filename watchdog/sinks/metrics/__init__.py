@@ -21,9 +21,10 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client import generate_latest as text_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 
+from watchdog.alerting.service import AlertingService
 from watchdog.app.watcher import ClusterWatcher
 from watchdog.config.schema import MetricsConfig
-from watchdog.sinks.metrics import cluster, compat, groups, own
+from watchdog.sinks.metrics import alerts, cluster, compat, groups, own
 from watchdog.sinks.metrics.families import Families, render
 
 # Cached bodies kept: one per (format, set of clusters asked for), each for its generation.
@@ -50,7 +51,9 @@ class MetricsRenderer:
         watchers: Sequence[ClusterWatcher],
         config: MetricsConfig | None = None,
         process_registry: CollectorRegistry | None = REGISTRY,
+        alerting: AlertingService | None = None,
     ) -> None:
+        self.alerting = alerting
         self.watchers = list(watchers)
         self.config = config or MetricsConfig()
         # process_* and python_* of the daemon itself (RSS, CPU, GC), from prometheus_client.
@@ -66,6 +69,8 @@ class MetricsRenderer:
         own.build_info(fams)
         for watcher in watchers:
             own.collect(fams, watcher, now)
+        if self.alerting is not None:
+            alerts.collect(fams, self.alerting, {w.name for w in watchers})
         return fams
 
     def cluster_families(self, watcher: ClusterWatcher) -> Families:

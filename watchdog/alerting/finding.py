@@ -1,0 +1,29 @@
+"""What a rule sees: one condition on one subject, right now."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    severity: str  # critical | warning | info
+    labels: Mapping[str, str]  # kafka_cluster and the subject: topic, partition, broker, group
+    summary: str  # one human sentence
+    value: float = 1.0  # how bad: lag, records at risk, partitions... (sorts the worst first)
+    runbook: str = ""
+    details: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity across evaluations: the rule and the subject, not the wording."""
+        subject = ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        return f"{self.rule}{{{subject}}}"
+
+    def all_labels(self) -> dict[str, str]:
+        """What silences, inhibition, routing and grouping match against."""
+        return {**self.labels, "rule": self.rule, "severity": self.severity}

@@ -1,0 +1,113 @@
+"""The life of each alert: pending -> firing -> resolved. Pure: time comes in as an argument.
+
+- A finding seen for the first time is pending; it fires once it has held for its rule's
+  `for` (at once when `for` is 0). A pending finding that goes away is forgotten: nobody
+  was told.
+- A firing alert whose finding goes away is resolved, unless it is flapping: it fired
+  `flap_count` times within `flap_window`. A flapping alert stays firing until its finding
+  has been gone for a whole `flap_window`, so a partition that drops in and out of the ISR
+  every minute is one incident, not twenty pages.
+- Resolved alerts are kept for one `flap_window` (their firing history counts for flapping)
+  and then dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from watchdog.alerting.finding import Finding
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+@dataclass(slots=True)
+class Alert:
+    finding: Finding
+    state: State
+    active_since: float  # when this episode's condition was first seen
+    last_seen: float
+    fired_at: float | None = None
+    resolved_at: float | None = None
+    fire_times: list[float] = field(default_factory=list)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.finding.fingerprint
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["finding"]["labels"] = dict(self.finding.labels)
+        out["finding"]["details"] = dict(self.finding.details)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Alert:
+        values = dict(data)
+        values["finding"] = Finding(**values["finding"])
+        values["state"] = State(values["state"])
+        return cls(**values)
+
+
+class AlertBook:
+    def __init__(
+        self, for_by_rule: Mapping[str, float], flap_window: float, flap_count: int
+    ) -> None:
+        self.for_by_rule = for_by_rule
+        self.flap_window = flap_window
+        self.flap_count = flap_count
+        self.alerts: dict[str, Alert] = {}
+
+    def flapping(self, alert: Alert, now: float) -> bool:
+        recent = [t for t in alert.fire_times if now - t <= self.flap_window]
+        return len(recent) >= self.flap_count
+
+    def update(self, findings: Iterable[Finding], now: float) -> list[Alert]:
+        """Apply one evaluation's findings; returns the alerts whose state changed."""
+        changed: list[Alert] = []
+        seen: set[str] = set()
+        for finding in findings:
+            fp = finding.fingerprint
+            if fp in seen:
+                continue
+            seen.add(fp)
+            alert = self.alerts.get(fp)
+            if alert is None or alert.state is State.RESOLVED:
+                history = alert.fire_times if alert is not None else []
+                alert = Alert(finding, State.PENDING, now, now, fire_times=history)
+                self.alerts[fp] = alert
+            else:
+                alert.finding = finding
+                alert.last_seen = now
+            if alert.state is State.PENDING and now - alert.active_since >= self.for_by_rule.get(
+                finding.rule, 0.0
+            ):
+                alert.state, alert.fired_at = State.FIRING, now
+                alert.fire_times = [t for t in alert.fire_times if now - t <= self.flap_window]
+                alert.fire_times.append(now)
+                changed.append(alert)
+        for fp, alert in list(self.alerts.items()):
+            if fp in seen:
+                continue
+            if alert.state is State.PENDING:
+                del self.alerts[fp]
+            elif alert.state is State.FIRING:
+                if self.flapping(alert, now) and now - alert.last_seen < self.flap_window:
+                    continue  # damped: stays firing until quiet for a flap window
+                alert.state, alert.resolved_at = State.RESOLVED, now
+                changed.append(alert)
+            elif alert.resolved_at is not None and now - alert.resolved_at > self.flap_window:
+                del self.alerts[fp]
+        return changed
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [a.to_json() for a in self.alerts.values()]
+
+    def load(self, data: Iterable[Mapping[str, Any]]) -> None:
+        self.alerts = {a.fingerprint: a for a in map(Alert.from_json, data)}

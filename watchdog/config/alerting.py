@@ -1,0 +1,242 @@
+"""The `alerting:` section: rules, grouping, silences, inhibition and receivers.
+
+The built-in rules and their defaults live in watchdog/alerting/rules.py (RULES); here a
+user only overrides what differs. Semantics follow Alertmanager's where users know them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from watchdog.config.durations import Duration, parse_timestamp
+from watchdog.config.schema_base import NameFilter, StrictModel
+
+Severity = Literal["critical", "warning", "info"]
+
+# The built-in rule names, kept here so the config can be validated without importing the
+# rules (which need the model). watchdog/alerting/rules.py defines one rule per name.
+RULE_NAMES = (
+    "under_replicated",
+    "under_min_isr",
+    "offline_partitions",
+    "unclean_leader_election",
+    "log_truncation",
+    "broker_gone",
+    "controller_missing",
+    "controller_flapping",
+    "isr_shrink_rate",
+    "consumer_lag",
+    "consumer_lag_seconds",
+    "consumer_stalled",
+    "commit_beyond_log_end",
+    "risky_topic_config",
+    "cluster_unseen",
+    "zookeeper_session_lost",
+)
+
+
+class RuleOverride(StrictModel):
+    """What a user may change of a built-in rule; unset keys keep the rule's defaults."""
+
+    enabled: bool | None = Field(default=None, description="false switches the rule off.")
+    threshold: float | None = Field(
+        default=None,
+        ge=0,
+        description="The rule's threshold (messages, seconds, or events per window).",
+    )
+    for_: Duration | None = Field(
+        default=None,
+        alias="for",
+        ge=0,
+        description="How long the condition must hold before the alert fires (pending).",
+    )
+    keep_firing_for: Duration | None = Field(
+        default=None,
+        ge=0,
+        description="Event rules (unclean election, truncation): how long the alert stays "
+        "firing after the event.",
+    )
+    severity: Severity | None = Field(default=None, description="critical | warning | info.")
+    runbook: str | None = Field(default=None, description="URL or path of the runbook.")
+    topics: NameFilter | None = Field(
+        default=None, description="Only topics matching these (partition and topic rules)."
+    )
+    groups: NameFilter | None = Field(
+        default=None, description="Only consumer groups matching these (lag rules)."
+    )
+
+
+Matchers = dict[str, str]
+"""label -> regex, matched against the whole label value (re.fullmatch)."""
+
+
+def _check_matchers(value: Matchers) -> Matchers:
+    for label, pattern in value.items():
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"matcher {label}: {pattern!r} is not a regex: {exc}") from None
+    return value
+
+
+class SilenceConfig(StrictModel):
+    matchers: Matchers = Field(
+        min_length=1,
+        description="label -> regex; an alert is silenced when every matcher matches "
+        "(labels: rule, severity, kafka_cluster, topic, partition, broker, group).",
+    )
+    starts_at: str | None = Field(
+        default=None, description="ISO 8601 start; default: now (at start-up)."
+    )
+    ends_at: str = Field(description="ISO 8601 end; required: a silence always expires.")
+    comment: str = Field(default="", description="Why (shown in /api/silences).")
+
+    _check = field_validator("matchers")(classmethod(lambda cls, v: _check_matchers(v)))
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _iso(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_timestamp(value)
+        return value
+
+
+class InhibitConfig(StrictModel):
+    source: Matchers = Field(description="Matchers of the alert that inhibits (e.g. broker_gone).")
+    target: Matchers = Field(description="Matchers of the alerts it mutes.")
+    equal: list[str] = Field(
+        default_factory=lambda: ["kafka_cluster"],
+        description="Labels that must be equal on both for the target to be muted.",
+    )
+
+    _check = field_validator("source", "target")(classmethod(lambda cls, v: _check_matchers(v)))
+
+
+def _default_inhibit() -> list[InhibitConfig]:
+    return [
+        InhibitConfig(
+            source={"rule": "broker_gone"},
+            target={"rule": "under_replicated|isr_shrink_rate|controller_flapping"},
+        ),
+        InhibitConfig(source={"rule": "cluster_unseen"}, target={"rule": "(?!cluster_unseen).*"}),
+    ]
+
+
+class PagerDutyConfig(StrictModel):
+    routing_key: SecretStr = Field(
+        description="Events API v2 integration key; secret (routing_key_file/_env)."
+    )
+    api_base: str = Field(
+        default="https://events.pagerduty.com",
+        description="Base URL of the Events API (v2/enqueue is appended).",
+    )
+
+
+class AlertmanagerConfig(StrictModel):
+    url: str = Field(description="Alertmanager base URL; alerts are posted to /api/v2/alerts.")
+    resend_interval: Duration = Field(
+        default=60.0,
+        ge=1.0,
+        description="Firing alerts are re-posted this often (Alertmanager expects it).",
+    )
+
+
+class ReceiverConfig(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Label in metrics, logs.")
+    severities: list[Severity] = Field(
+        default_factory=lambda: list[Severity](["critical", "warning"]),
+        description="Notify only for alerts of these severities.",
+    )
+    matchers: Matchers = Field(
+        default_factory=dict, description="Extra label -> regex filters (all must match)."
+    )
+    apprise: list[SecretStr] = Field(
+        default_factory=list,
+        description="apprise URLs (slack://..., mailto://..., json://...); secret: they "
+        "often hold tokens.",
+    )
+    pagerduty: PagerDutyConfig | None = Field(default=None, description="PagerDuty Events v2.")
+    alertmanager: AlertmanagerConfig | None = Field(
+        default=None, description="Forward every alert to Alertmanager (it groups and routes)."
+    )
+    send_resolved: bool = Field(default=True, description="Also notify when an alert ends.")
+
+    _check = field_validator("matchers")(classmethod(lambda cls, v: _check_matchers(v)))
+
+    @model_validator(mode="after")
+    def _has_a_target(self) -> ReceiverConfig:
+        if not (self.apprise or self.pagerduty or self.alertmanager):
+            raise ValueError(
+                f"receiver {self.name!r} sends nowhere: give apprise URLs, pagerduty or "
+                "alertmanager"
+            )
+        return self
+
+
+class AlertingConfig(StrictModel):
+    enabled: bool = Field(default=True, description="Evaluate rules and notify.")
+    evaluation_interval: Duration = Field(
+        default=5.0, ge=0.1, description="How often the rules are evaluated."
+    )
+    state_dir: Path | None = Field(
+        default=None,
+        description="Where incidents and the notification outbox are kept across restarts "
+        "(a persistent volume). Default: nothing kept (a restart may page again).",
+    )
+    group_by: list[str] = Field(
+        default_factory=lambda: ["kafka_cluster", "rule"],
+        description="Alerts with the same values of these labels make one notification.",
+    )
+    group_wait: Duration = Field(
+        default=30.0,
+        ge=0,
+        description="Wait this long for more alerts before a new group's first notification.",
+    )
+    group_interval: Duration = Field(
+        default=300.0, ge=0, description="Wait this long before notifying a group's changes."
+    )
+    repeat_interval: Duration = Field(
+        default=4 * 3600.0, ge=60, description="Repeat a still-firing group this often."
+    )
+    flap_window: Duration = Field(
+        default=600.0,
+        ge=0,
+        description="An alert that fired flap_count times within this "
+        "window is flapping: it is not resolved until quiet for flap_window.",
+    )
+    flap_count: int = Field(default=3, ge=2)
+    max_listed: int = Field(
+        default=10, ge=1, le=1000, description="Alerts listed by name in one notification."
+    )
+    retry_max_interval: Duration = Field(
+        default=300.0, ge=1, description="Longest wait between delivery attempts."
+    )
+    rules: dict[str, RuleOverride] = Field(
+        default_factory=dict, description="Overrides of the built-in rules, by rule name."
+    )
+    silences: list[SilenceConfig] = Field(default_factory=list)
+    inhibit: list[InhibitConfig] = Field(default_factory=_default_inhibit)
+    receivers: list[ReceiverConfig] = Field(default_factory=list)
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, value: dict[str, RuleOverride]) -> dict[str, RuleOverride]:
+        unknown = sorted(set(value) - set(RULE_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown rule(s) {', '.join(unknown)}; the rules are: {', '.join(RULE_NAMES)}"
+            )
+        return value
+
+    @field_validator("receivers")
+    @classmethod
+    def _unique_names(cls, value: list[ReceiverConfig]) -> list[ReceiverConfig]:
+        names = [r.name for r in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"receiver names must be unique: {', '.join(dupes)}")
+        return value
