@@ -68,8 +68,13 @@ class AlertBook:
         recent = [t for t in alert.fire_times if now - t <= self.flap_window]
         return len(recent) >= self.flap_count
 
-    def update(self, findings: Iterable[Finding], now: float) -> list[Alert]:
-        """Apply one evaluation's findings; returns the alerts whose state changed."""
+    def update(
+        self, findings: Iterable[Finding], now: float, hold: frozenset[str] = frozenset()
+    ) -> list[Alert]:
+        """Apply one evaluation's findings; returns the alerts whose state changed.
+
+        Alerts of the clusters in `hold` (not evaluated this time: no view of them yet, as
+        right after a restart) are left as they are rather than resolved."""
         changed: list[Alert] = []
         seen: set[str] = set()
         for finding in findings:
@@ -93,7 +98,7 @@ class AlertBook:
                 alert.fire_times.append(now)
                 changed.append(alert)
         for fp, alert in list(self.alerts.items()):
-            if fp in seen:
+            if fp in seen or alert.finding.labels.get("kafka_cluster") in hold:
                 continue
             if alert.state is State.PENDING:
                 del self.alerts[fp]

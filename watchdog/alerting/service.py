@@ -147,10 +147,22 @@ class AlertingService:
     def evaluate_once(self, now: float) -> list[Notification]:
         assert self.store is not None
         findings = []
+        hold = set()
         for watcher in self.watchers:
+            if watcher.store.latest is None:
+                # No view yet (just started): keep this cluster's alerts as they were
+                # rather than resolve them; cluster_unseen covers a view that never comes.
+                hold.add(watcher.name)
+                if not watcher.ready(now)[0] and watcher.health.admin.consecutive_failures:
+                    findings += evaluate(
+                        {"cluster_unseen": self.rules["cluster_unseen"]},
+                        view_of(watcher, now, self.min_replication_factor),
+                        now,
+                    )
+                continue
             view = view_of(watcher, now, self.min_replication_factor)
             findings += evaluate(self.rules, view, now)
-        changed = self.book.update(findings, now)
+        changed = self.book.update(findings, now, frozenset(hold))
         for alert in changed:
             log.log(
                 logging.WARNING if alert.state is State.FIRING else logging.INFO,
