@@ -256,3 +256,13 @@ def test_outbox_keeps_order_per_destination_and_survives_a_reopen(tmp_path: Path
     assert again.load("alerts") == [1]
     assert [r.payload["n"] for r in again.due(now + 61)] == [1, 3]
     assert again.queued() == {"oncall": 3}
+
+
+def test_every_rule_has_a_runbook_and_is_documented() -> None:
+    from watchdog.alerting.rules import DEFAULTS
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    text = (docs / "alerting.md").read_text()
+    for rule in DEFAULTS.values():
+        assert (docs / "runbooks" / f"{rule.name}.md").is_file(), rule.name
+        assert f"`{rule.name}`" in text, rule.name

@@ -23,7 +23,7 @@ from watchdog.config.schema_base import StrictModel
 
 DEFAULT_PORT = 10308
 """The 9100-9999 block of Prometheus' default port allocations is exhausted (9308 is
-kafka_exporter's); new exporters are allocated above it. See docs/configuration.md."""
+kafka_exporter's); new exporters are allocated above it (see the README, "Running it")."""
 
 
 def _split_list(value: object) -> object:
