@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv kafka promtool demo test lint unit integration clean reap
+.PHONY: help venv kafka promtool alertmanager demo test lint unit integration clean reap
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -29,6 +29,10 @@ kafka: venv
 promtool:
 	@command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
 
+# A real Alertmanager (Debian's prometheus-alertmanager) receives alerts in the integration tests.
+alertmanager:
+	@command -v prometheus-alertmanager >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus-alertmanager >/dev/null; }
+
 demo: venv kafka
 	$(BIN)/python -m testcluster.demo
 
@@ -40,10 +44,10 @@ lint: venv
 unit: venv
 	$(BIN)/pytest tests/unit -q
 
-integration: venv kafka promtool
+integration: venv kafka promtool alertmanager
 	$(BIN)/pytest tests/integration -m integration -v
 
-test: venv kafka promtool lint
+test: venv kafka promtool alertmanager lint
 	$(BIN)/pytest tests/unit -q
 	$(BIN)/pytest tests/integration -m integration -v
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import pstats
 import resource
 import statistics
 import sys
@@ -27,8 +29,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from confluent_kafka import Consumer, TopicPartition
 
 from testcluster import ZkKafkaCluster
-from tests.integration.watching import until, watcher_for
-from watchdog.config.schema import MetricsConfig
+from tests.integration.daemon import Daemon
+from tests.integration.watching import until
+from watchdog.app.watcher import ClusterWatcher
+from watchdog.config.schema import (
+    ClusterConfig,
+    CollectionConfig,
+    LagConfig,
+    MetricsConfig,
+    ZooKeeperConfig,
+)
 from watchdog.detection.events import EventKind
 from watchdog.sinks.metrics import MetricsRenderer
 
@@ -51,8 +61,15 @@ def commit_groups(bootstrap: str, topics: list[str], groups: int) -> None:
         consumer.close()
 
 
-async def measure(cluster: ZkKafkaCluster, rounds: int) -> None:
-    watcher = watcher_for(cluster, zookeeper=True, name="bench")
+async def measure(cluster: ZkKafkaCluster, rounds: int, profile: bool = False) -> None:
+    # The default schedule (10 s cycles), as users run it: the detection delay depends on
+    # how busy the loop is, and a 1 s offsets cycle on 5,000 partitions keeps it busy.
+    config = ClusterConfig(
+        name="bench",
+        bootstrap_servers=cluster.bootstrap_servers.split(","),
+        zookeeper=ZooKeeperConfig(connect=cluster.zk_connect),
+    )
+    watcher = ClusterWatcher(config, CollectionConfig(), LagConfig())
     await watcher.start()
     try:
         await until(lambda: watcher.mirror is not None and watcher.mirror.synced, "mirror", 300)
@@ -71,11 +88,17 @@ async def measure(cluster: ZkKafkaCluster, rounds: int) -> None:
         }
         for name, step in stages.items():
             walls, cpus = [], []
-            for _ in range(rounds):
+            for i in range(rounds):
+                profiler = cProfile.Profile() if profile and i == 0 else None
                 wall, cpu = time.perf_counter(), time.process_time()
+                if profiler is not None:
+                    profiler.enable()
                 await step()
                 walls.append(time.perf_counter() - wall)
                 cpus.append(time.process_time() - cpu)
+                if profiler is not None:
+                    profiler.disable()
+                    pstats.Stats(profiler).sort_stats("tottime").print_stats(8)
             print(
                 f"{name}: wall p50 {statistics.median(walls):.3f}s max {max(walls):.3f}s, "
                 f"cpu p50 {statistics.median(cpus):.3f}s"
@@ -134,8 +157,12 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=5000)
     parser.add_argument("--groups", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="cProfile each stage once")
     args = parser.parse_args()
-    with ZkKafkaCluster(Path(tempfile.mkdtemp(prefix="bench-collection-"))) as cluster:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-collection-") as workdir,
+        ZkKafkaCluster(Path(workdir)) as cluster,
+    ):
         began = time.monotonic()
         topics = [f"bench-{t:04d}" for t in range(args.partitions // PER_TOPIC)]
         for topic in topics:
@@ -145,7 +172,42 @@ def main() -> None:
             f"set up {len(topics) * PER_TOPIC} partitions and {args.groups} groups in "
             f"{time.monotonic() - began:.0f}s"
         )
-        asyncio.run(measure(cluster, args.rounds))
+        asyncio.run(measure(cluster, args.rounds, args.profile))
+        daemon_figures(cluster, Path(workdir))
+
+
+def daemon_figures(cluster: ZkKafkaCluster, workdir: Path) -> None:
+    """The real daemon on this cluster: its RSS after a minute of 10 s cycles (the default
+    schedule) with alerting on, and what a scrape over HTTP costs."""
+    config = {
+        "clusters": [
+            {
+                "name": "bench",
+                "bootstrap_servers": cluster.bootstrap_servers,
+                "zookeeper": {"connect": cluster.zk_connect},
+            }
+        ],
+    }
+    with Daemon(workdir, config) as daemon:
+        daemon.wait(lambda: bool(daemon.clusters().get("bench", {}).get("ready")), "ready", 120)
+        time.sleep(60)
+        walls = []
+        for _ in range(10):
+            began = time.perf_counter()
+            _, text = daemon.get("/metrics")
+            walls.append(time.perf_counter() - began)
+        rss = next(
+            float(line.split()[1])
+            for line in text.splitlines()
+            if line.startswith("process_resident_memory_bytes ")
+        )
+        walls.sort()
+        print(
+            f"daemon (kafka-watchdog run, default schedule, alerting on): RSS "
+            f"{rss / 2**20:.0f} MiB after 60 s; GET /metrics over HTTP p50 "
+            f"{statistics.median(walls) * 1000:.0f} ms, max {walls[-1] * 1000:.0f} ms "
+            f"({len(text) / 2**20:.1f} MiB)"
+        )
 
 
 if __name__ == "__main__":

@@ -5,8 +5,11 @@ Events API v2 shape; the API base is configurable)."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from confluent_kafka import Producer
 
-from tests.integration.daemon import Daemon
+from tests.integration.daemon import Daemon, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +72,9 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-def alerting_config(cluster: Any, receiver: Receiver, state_dir: Path, **extra: Any) -> dict:
+def alerting_config(
+    cluster: Any, receiver: Receiver, state_dir: Path, **extra: Any
+) -> dict[str, Any]:
     return {
         "log": {"level": "info"},
         "collection": {
@@ -222,3 +228,227 @@ def test_outage_and_restart_lose_nothing_and_repeat_nothing(
     assert len(posts) == 2, posts
     assert resolved[0]["title"].startswith("[RESOLVED] under_replicated")
     assert posts[0]["title"].startswith("[WARNING] under_replicated")
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path, receiver: Receiver) -> Iterator[str]:
+    """A real Alertmanager (Debian's package) that forwards to the recording receiver."""
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if binary is None:
+        pytest.fail("prometheus-alertmanager is missing: run `make alertmanager`")
+    port = free_port()
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "route": {
+                    "receiver": "hook",
+                    "group_by": ["kafka_cluster", "alertname"],
+                    "group_wait": "1s",
+                    "group_interval": "2s",
+                    "repeat_interval": "1h",
+                },
+                "receivers": [
+                    {
+                        "name": "hook",
+                        "webhook_configs": [
+                            {"url": f"http://127.0.0.1:{receiver.port}/am", "send_resolved": True}
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    log = (tmp_path / "alertmanager.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.path={tmp_path / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait(lambda: _up(url + "/-/ready"), "Alertmanager to be ready", 30)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def _up(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def test_alertmanager_receives_firing_and_resolved(
+    tmp_path: Path, zk_cluster: Any, receiver: Receiver, alertmanager: str
+) -> None:
+    cluster = zk_cluster
+    topic = f"am-{uuid.uuid4().hex[:6]}"
+    cluster.create_topic(topic, partitions=1, rf=3)
+    config = alerting_config(
+        cluster,
+        receiver,
+        tmp_path / "state",
+        rules={
+            "risky_topic_config": {"enabled": False},
+            "under_replicated": {"for": "0s", "topics": {"include": [topic]}},
+            "broker_gone": {"enabled": False},
+        },
+        receivers=[
+            {
+                "name": "am",
+                "severities": ["warning"],
+                "alertmanager": {"url": alertmanager, "resend_interval": "1s"},
+            }
+        ],
+    )
+    follower = next(b for b in cluster.replicas_of(topic) if b != cluster.leader_of(topic))
+
+    def hooks(status: str) -> list[dict[str, Any]]:
+        return [
+            a
+            for doc in receiver.at("/am")
+            for a in doc.get("alerts", [])
+            if a["status"] == status and a["labels"].get("topic") == topic
+        ]
+
+    with Daemon(tmp_path, config) as daemon:
+        daemon.wait(lambda: daemon.clusters()["zk"]["ready"], "the cluster in view")
+        cluster.broker(follower).pause()
+        firing = wait(lambda: hooks("firing"), "Alertmanager to notify the firing alert")
+        labels = firing[0]["labels"]
+        assert labels["alertname"] == "under_replicated" and labels["kafka_cluster"] == "zk"
+        assert labels["severity"] == "warning" and labels["partition"] == "0"
+        assert topic in firing[0]["annotations"]["summary"]
+        cluster.broker(follower).resume()
+        wait(lambda: hooks("resolved"), "Alertmanager to notify the resolve", 90)
+
+
+def test_silence_from_the_api_holds_notifications_until_it_is_expired(
+    tmp_path: Path, zk_cluster: Any, receiver: Receiver
+) -> None:
+    cluster = zk_cluster
+    topic = f"silence-{uuid.uuid4().hex[:6]}"
+    cluster.create_topic(topic, partitions=1, rf=3)
+    config = alerting_config(
+        cluster,
+        receiver,
+        tmp_path / "state",
+        rules={
+            "risky_topic_config": {"enabled": False},
+            "under_replicated": {"for": "0s", "topics": {"include": [topic]}},
+            "broker_gone": {"enabled": False},
+        },
+        receivers=[
+            {
+                "name": "chat",
+                "severities": ["warning"],
+                "matchers": {"rule": "under_replicated"},
+                "apprise": [f"json://127.0.0.1:{receiver.port}/chat"],
+            }
+        ],
+    )
+    follower = next(b for b in cluster.replicas_of(topic) if b != cluster.leader_of(topic))
+    with Daemon(tmp_path, config) as daemon:
+        daemon.wait(lambda: daemon.clusters()["zk"]["ready"], "the cluster in view")
+        request = urllib.request.Request(
+            daemon.url + "/api/silences",
+            data=json.dumps(
+                {"matchers": {"topic": topic}, "duration": "10m", "comment": "maintenance"}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            silence = json.loads(response.read())
+        cluster.broker(follower).pause()
+        daemon.wait(
+            lambda: any(
+                a["state"] == "firing" and a["finding"]["labels"].get("topic") == topic
+                for a in json.loads(daemon.get("/api/alerts")[1])
+            ),
+            "the alert to fire (silenced)",
+        )
+        time.sleep(6)  # past group_wait: a notification would have gone out by now
+        assert receiver.at("/chat") == []
+        expire = urllib.request.Request(
+            f"{daemon.url}/api/silences/{silence['id']}", method="DELETE"
+        )
+        with urllib.request.urlopen(expire, timeout=5) as response:
+            assert response.status == 204
+        told = wait(lambda: receiver.at("/chat"), "the notification once the silence ended")
+        assert topic in told[0]["message"]
+        cluster.broker(follower).resume()
+
+
+def test_two_replicas_one_notifier_and_failover_does_not_page_again(
+    tmp_path: Path, zk_cluster: Any, receiver: Receiver
+) -> None:
+    """Two replicas share a ZooKeeper lock: an incident is told once; the notifier dies
+    (kill -9) mid-incident; the standby takes over without telling it again, and tells its
+    resolve."""
+    cluster = zk_cluster
+    topic = f"ha-{uuid.uuid4().hex[:6]}"
+    cluster.create_topic(topic, partitions=1, rf=3)
+    hosts = cluster.zk_connect.split("/")[0]
+    config = alerting_config(
+        cluster,
+        receiver,
+        tmp_path / "unused",
+        rules={
+            "risky_topic_config": {"enabled": False},
+            "under_replicated": {"for": "0s", "topics": {"include": [topic]}},
+            "broker_gone": {"enabled": False},
+        },
+        receivers=[
+            {
+                "name": "chat",
+                "severities": ["warning"],
+                "matchers": {"rule": "under_replicated"},
+                "apprise": [f"json://127.0.0.1:{receiver.port}/chat"],
+            }
+        ],
+        ha={"zookeeper": {"connect": f"{hosts}/watchdog-ha", "session_timeout": "3s"},
+            "group": topic},
+    )  # fmt: skip
+    follower = next(b for b in cluster.replicas_of(topic) if b != cluster.leader_of(topic))
+    replicas = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        config["alerting"]["state_dir"] = str(tmp_path / name / "state")
+        replicas.append(Daemon(tmp_path / name, json.loads(json.dumps(config))))
+    a, b = replicas
+    notifier = "kafka_watchdog_alerting_notifier 1"
+    with a, b:
+        for d in (a, b):
+            d.wait(lambda d=d: d.clusters()["zk"]["ready"], "the cluster in view")  # type: ignore[misc]
+        first = wait(
+            lambda: [d for d in (a, b) if notifier in d.get("/metrics")[1]], "a notifier", 30
+        )
+        assert len(first) == 1
+        leader, standby = (a, b) if first[0] is a else (b, a)
+        cluster.broker(follower).pause()
+        wait(lambda: receiver.at("/chat"), "the firing message")
+        time.sleep(3)  # the standby has fired too, silently
+        assert len(receiver.at("/chat")) == 1
+        assert leader.proc is not None
+        leader.proc.kill()  # no goodbye: its lock goes with its ZooKeeper session
+        standby.wait(lambda: notifier in standby.get("/metrics")[1], "the standby to take over")
+        time.sleep(8)  # more than group_wait and group_interval: a re-page would be here
+        assert len(receiver.at("/chat")) == 1, receiver.at("/chat")
+        cluster.broker(follower).resume()
+        resolved = wait(lambda: receiver.at("/chat")[1:], "the resolve from the new notifier")
+        time.sleep(4)
+    assert len(receiver.at("/chat")) == 2
+    assert resolved[0]["title"].startswith("[RESOLVED] under_replicated")
+    assert "took over 1 alerts" in standby.log()

@@ -24,6 +24,7 @@ import aiohttp
 from watchdog.alerting import render
 from watchdog.alerting.dispatch import Dispatcher, Notification, Route, Timing
 from watchdog.alerting.incidents import AlertBook, State
+from watchdog.alerting.leadership import ZooKeeperLeadership
 from watchdog.alerting.matching import Inhibition, Silence, muted
 from watchdog.alerting.rules import ClusterView, effective_rules, evaluate
 from watchdog.alerting.senders import (
@@ -98,6 +99,18 @@ class AlertingService:
         self._wake = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self._am_sent: dict[str, float] = {}
+        self.leadership = (
+            ZooKeeperLeadership(config.ha.zookeeper, config.ha.group, config.ha.identity)
+            if config.ha is not None
+            else None
+        )
+        self._was_leader = False
+        self._published_at = 0.0
+        self._dirty = False
+
+    @property
+    def is_notifier(self) -> bool:
+        return self.leadership is None or self.leadership.is_leader
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -117,6 +130,8 @@ class AlertingService:
                 sid, dict(s.matchers), starts, parse_timestamp(s.ends_at), s.comment
             )
         self._session = aiohttp.ClientSession()
+        if self.leadership is not None:
+            await self.leadership.start()
         self._tasks = [
             asyncio.create_task(self._evaluate_loop(), name="alerting:evaluate"),
             asyncio.create_task(self._deliver_loop(), name="alerting:deliver"),
@@ -139,6 +154,8 @@ class AlertingService:
         self._tasks.clear()
         if self._session is not None:
             await self._session.close()
+        if self.leadership is not None:
+            await self.leadership.stop()
         if self.store is not None:
             self.store.close()
 
@@ -171,6 +188,11 @@ class AlertingService:
                 alert.finding.summary,
                 extra={"kafka_cluster": alert.finding.labels.get("kafka_cluster")},
             )
+        if not self.is_notifier:
+            # A standby replica keeps its incident timers warm but tells nobody.
+            if changed:
+                self.store.save({"alerts": self.book.to_json()})
+            return []
         quiet = muted(self.book.alerts.values(), self.silences.values(), self.inhibitions, now)
         notifications = self.dispatcher.tick(self.book.alerts, quiet, now)
         rows = [row for n in notifications for row in self._outbox_rows(n)]
@@ -180,7 +202,50 @@ class AlertingService:
             )
         if rows:
             self._wake.set()
+        if changed or notifications:
+            self._dirty = True
         return notifications
+
+    def handover_state(self) -> dict[str, Any]:
+        assert self.store is not None
+        return {
+            "alerts": self.book.to_json(),
+            "groups": self.dispatcher.to_json(),
+            "outbox": [[r.receiver, r.target, r.payload] for r in self.store.pending()],
+        }
+
+    async def _take_over(self, now: float) -> None:
+        """Continue the previous notifier's incidents: its alerts (with their firing times)
+        and groups (with what was told), and its undelivered notifications."""
+        assert self.leadership is not None and self.store is not None
+        state = await self.leadership.fetch()
+        if state is None:
+            log.warning("alerting HA: no published incident state; starting from ours")
+            return
+        self.book.load(state.get("alerts", []))
+        self.dispatcher.load(state.get("groups", {}))
+        rows = [(r, t, p) for r, t, p in state.get("outbox", [])]
+        self.store.save(
+            {"alerts": self.book.to_json(), "groups": self.dispatcher.to_json()}, rows, now
+        )
+        log.warning(
+            "alerting HA: took over %d alerts, %d groups, %d undelivered notifications",
+            len(self.book.alerts),
+            len(self.dispatcher.groups),
+            len(rows),
+        )
+        self._wake.set()
+
+    async def _sync_leadership(self, now: float) -> None:
+        if self.leadership is None:
+            return
+        leader = self.leadership.is_leader
+        if leader and not self._was_leader:
+            await self._take_over(now)
+        self._was_leader = leader
+        if leader and (self._dirty or now - self._published_at >= 30.0):
+            await self.leadership.publish(self.handover_state())
+            self._published_at, self._dirty = now, False
 
     def _outbox_rows(self, n: Notification) -> list[tuple[str, str, dict[str, Any]]]:
         receiver = self.receivers[n.receiver]
@@ -203,6 +268,7 @@ class AlertingService:
     async def _evaluate_loop(self) -> None:
         while True:
             try:
+                await self._sync_leadership(time.time())
                 self.evaluate_once(time.time())
             except Exception:  # a bug in a rule must not stop alerting
                 log.exception("alert evaluation failed")
@@ -214,6 +280,8 @@ class AlertingService:
         """One pass over the outbox; returns how many rows were delivered."""
         assert self.store is not None
         done = 0
+        if not self.is_notifier:
+            return 0
         for row in self.store.due(now):
             receiver = self.receivers.get(row.receiver)
             key = (row.receiver, row.target.split(":")[0])
@@ -242,6 +310,8 @@ class AlertingService:
             self.sent[key] += 1
             self.store.delivered(row.id)
             done += 1
+        if done:
+            self._dirty = True  # the handover state must not list what went out
         return done
 
     async def _send(self, receiver: ReceiverConfig, target: str, payload: dict[str, Any]) -> None:
@@ -300,7 +370,7 @@ class AlertingService:
         assert self._session is not None
         while True:
             now = time.time()
-            for receiver in self.config.receivers:
+            for receiver in self.config.receivers if self.is_notifier else []:
                 am = receiver.alertmanager
                 if am is None or now - self._am_sent.get(receiver.name, 0) < am.resend_interval:
                     continue

@@ -97,6 +97,13 @@ class AlertStore:
             Pending(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows if r[6] <= now
         ]
 
+    def pending(self) -> list[Pending]:
+        """Every undelivered row, oldest first (for a replica taking over)."""
+        rows = self.db.execute(
+            "SELECT id, receiver, target, payload, created, attempts FROM outbox ORDER BY id"
+        ).fetchall()
+        return [Pending(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
+
     def delivered(self, row_id: int) -> None:
         self.db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
 

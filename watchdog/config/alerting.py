@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from watchdog.config.durations import Duration, parse_timestamp
 from watchdog.config.schema_base import NameFilter, StrictModel
+from watchdog.config.zookeeper import ZooKeeperConfig
 
 Severity = Literal["critical", "warning", "info"]
 
@@ -177,6 +178,21 @@ class ReceiverConfig(StrictModel):
         return self
 
 
+class HaConfig(StrictModel):
+    zookeeper: ZooKeeperConfig = Field(
+        description="Ensemble holding the notifier lock and the incident state, under "
+        "<chroot>/kafka-watchdog/<group>. A Kafka cluster's ensemble will do."
+    )
+    group: str = Field(
+        default="default",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Replicas with the same group elect one notifier among them.",
+    )
+    identity: str | None = Field(
+        default=None, description="This replica's name in the lock; default: hostname-pid."
+    )
+
+
 class AlertingConfig(StrictModel):
     enabled: bool = Field(default=True, description="Evaluate rules and notify.")
     evaluation_interval: Duration = Field(
@@ -221,6 +237,11 @@ class AlertingConfig(StrictModel):
     silences: list[SilenceConfig] = Field(default_factory=list)
     inhibit: list[InhibitConfig] = Field(default_factory=_default_inhibit)
     receivers: list[ReceiverConfig] = Field(default_factory=list)
+    ha: HaConfig | None = Field(
+        default=None,
+        description="Several replicas, one notifier (ZooKeeper lock). Default: this replica "
+        "notifies alone.",
+    )
 
     @field_validator("rules")
     @classmethod

@@ -12,32 +12,20 @@ from typing import Annotated, Literal
 from pydantic import (
     BeforeValidator,
     Field,
-    SecretStr,
     field_validator,
 )
 
 from watchdog.config.alerting import AlertingConfig
 from watchdog.config.durations import Duration
 from watchdog.config.schema_base import NameFilter as NameFilter
-from watchdog.config.schema_base import StrictModel
+from watchdog.config.schema_base import StrictModel, _host_port, _split_list
+from watchdog.config.zookeeper import ZooKeeperConfig as ZooKeeperConfig
+from watchdog.config.zookeeper import ZooKeeperSasl as ZooKeeperSasl
+from watchdog.config.zookeeper import ZooKeeperTls as ZooKeeperTls
 
 DEFAULT_PORT = 10308
 """The 9100-9999 block of Prometheus' default port allocations is exhausted (9308 is
 kafka_exporter's); new exporters are allocated above it (see the README, "Running it")."""
-
-
-def _split_list(value: object) -> object:
-    """Accept "a:9092,b:9092" as well as a YAML list."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
-
-
-def _host_port(value: str, what: str) -> str:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{what} {value!r} must be host:port with a port between 1 and 65535")
-    return value
 
 
 class ServerConfig(StrictModel):
@@ -129,59 +117,6 @@ class MetricsConfig(StrictModel):
     )
 
 
-class ZooKeeperTls(StrictModel):
-    ca: str | None = Field(default=None, description="CA bundle (PEM) to verify servers.")
-    certfile: str | None = Field(default=None, description="Client certificate (PEM).")
-    keyfile: str | None = Field(default=None, description="Client key (PEM).")
-    keyfile_password: SecretStr | None = Field(default=None, description="Secret.")
-    verify_certs: bool = True
-    check_hostname: bool = Field(
-        default=True, description="kazoo's own default is false; ours is true."
-    )
-
-
-class ZooKeeperSasl(StrictModel):
-    mechanism: Literal["DIGEST-MD5", "GSSAPI"] = "DIGEST-MD5"
-    username: str | None = None
-    password: SecretStr | None = Field(default=None, description="Secret.")
-    service: str = "zookeeper"
-    principal: str | None = Field(default=None, description="GSSAPI principal.")
-
-
-_CHROOT = re.compile(r"^(/[^/\s]+)+$")
-
-
-class ZooKeeperConfig(StrictModel):
-    connect: str = Field(
-        description="host:port[,host:port...][/chroot], exactly as the brokers' "
-        "zookeeper.connect (the chroot matters)."
-    )
-    session_timeout: Duration = Field(default=10.0, ge=1.0, le=120.0)
-    connect_timeout: Duration = Field(default=10.0, gt=0.0, le=120.0)
-    tls: ZooKeeperTls | None = None
-    sasl: ZooKeeperSasl | None = None
-
-    @field_validator("connect")
-    @classmethod
-    def _check_connect(cls, value: str) -> str:
-        hosts, slash, chroot = value.partition("/")
-        for host in hosts.split(","):
-            _host_port(host.strip(), "ZooKeeper server")
-        if slash and not _CHROOT.match("/" + chroot):
-            raise ValueError(f"chroot {'/' + chroot!r} must look like /kafka or /a/b")
-        return value
-
-    @property
-    def hosts(self) -> str:
-        return self.connect.partition("/")[0]
-
-    @property
-    def chroot(self) -> str:
-        _, slash, chroot = self.connect.partition("/")
-        return "/" + chroot if slash else ""
-
-
-# librdkafka property names: dotted lower-case words (a few contain underscores).
 _RDKAFKA_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 # Set by the watchdog itself: users must not override them through kafka_client.
 _RESERVED_CLIENT_KEYS = {"bootstrap.servers", "client.id", "error_cb", "stats_cb", "oauth_cb"}

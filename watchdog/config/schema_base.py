@@ -27,3 +27,17 @@ class NameFilter(StrictModel):
         return any(p.fullmatch(name) for p in self.include) and not any(
             p.fullmatch(name) for p in self.exclude
         )
+
+
+def _split_list(value: object) -> object:
+    """Accept "a:9092,b:9092" as well as a YAML list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _host_port(value: str, what: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{what} {value!r} must be host:port with a port between 1 and 65535")
+    return value

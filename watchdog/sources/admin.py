@@ -10,6 +10,7 @@ not partitions: every per-partition question is asked for all partitions at once
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import gc
 import logging
@@ -81,6 +82,7 @@ class AdminSource:
         self.request_timeout = request_timeout
         self._client: AdminClient | None = None
         self._slots = asyncio.Semaphore(max_concurrent)
+        self._last_offsets: dict[str, dict[tuple[str, int], int]] = {}
 
     def start(self) -> None:
         """Create the librdkafka handle (idempotent); it connects in the background."""
@@ -126,12 +128,28 @@ class AdminSource:
                 raise SourceError(describe_kafka_error(exc, self.cluster, what)) from None
 
     async def _all(self, futures: Iterable[Future[T]], what: str) -> list[T | BaseException]:
-        """Every future's result or exception, under one overall timeout: librdkafka should
-        resolve each within the request timeout, and a loop must not wait on it forever."""
-        return await self._call(
-            asyncio.gather(*(asyncio.wrap_future(f) for f in futures), return_exceptions=True),
-            what,
-        )
+        """Every future's result or exception, under one overall timeout.
+
+        A fan-out (one future per partition or group, as confluent-kafka answers) is waited
+        for in one worker thread: bridging each future into asyncio would wake the event loop
+        once per partition, which cost seconds of CPU a cycle at 5,000 partitions."""
+        pending = list(futures)
+        if not pending:
+            return []
+        limit = self.request_timeout + 5
+
+        def wait_all() -> list[T | BaseException]:
+            done, _ = concurrent.futures.wait(pending, timeout=limit)
+            out: list[T | BaseException] = []
+            for f in pending:
+                if f not in done:
+                    out.append(TimeoutError(f"{what}: no answer within {limit:g}s"))
+                    continue
+                error = f.exception()
+                out.append(error if error is not None else f.result())
+            return out
+
+        return await self._call(asyncio.to_thread(wait_all), what)
 
     async def _future(self, future: Future[T], what: str) -> T:
         return await self._call(asyncio.wrap_future(future), what)
@@ -230,8 +248,7 @@ class AdminSource:
                 described[group_id] = result
         offsets: dict[str, dict[tuple[str, int], int]] = {}
         if with_offsets:
-            fetched = await asyncio.gather(*(self._group_offsets(g) for g in ids))
-            offsets = dict(zip(ids, fetched, strict=True))
+            offsets = await self._group_offsets(ids)
         out = {}
         for group_id in ids:
             desc = described.get(group_id)
@@ -248,20 +265,32 @@ class AdminSource:
             )
         return out
 
-    async def _group_offsets(self, group_id: str) -> dict[tuple[str, int], int]:
-        futures = self.client.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(group_id)], **self._timeout_kw
-        )
-        try:
-            result = await self._future(futures[group_id], f"OffsetFetch {group_id}")
-        except SourceError as exc:
-            log.debug("%s", exc)
-            return {}
-        return {
-            (tp.topic, tp.partition): tp.offset
-            for tp in result.topic_partitions
-            if tp.offset >= 0 and tp.error is None
+    async def _group_offsets(self, ids: list[str]) -> dict[str, dict[tuple[str, int], int]]:
+        """Committed offsets of every group. OffsetFetch takes one group per request in
+        confluent-kafka: all are sent at once, librdkafka queues them per coordinator."""
+        futures = {
+            g: self.client.list_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(g)], **self._timeout_kw
+            )[g]
+            for g in ids
         }
+        results = await self._all(futures.values(), "OffsetFetch")
+        out: dict[str, dict[tuple[str, int], int]] = {}
+        for group_id, result in zip(futures, results, strict=True):
+            if isinstance(result, BaseException):
+                # Keep the last answer rather than report "no commits" for one cycle: lag
+                # series and alerts would vanish and come back.
+                log.debug("OffsetFetch %s: %s", group_id, result)
+                if group_id in self._last_offsets:
+                    out[group_id] = self._last_offsets[group_id]
+                continue
+            out[group_id] = {
+                (tp.topic, tp.partition): tp.offset
+                for tp in result.topic_partitions
+                if tp.offset >= 0 and tp.error is None
+            }
+        self._last_offsets = out
+        return out
 
     async def topic_configs(self, topics: Iterable[str]) -> dict[str, TopicConfig]:
         """min.insync.replicas and unclean.leader.election.enable as in force.

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,6 +133,7 @@ class ZkMirror:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gen = 0
         self._pending = 0
+        self._pending_lock = threading.Lock()
         self.synced = False
         self.synced_event = asyncio.Event()
         self.malformed_total = 0
@@ -149,6 +151,9 @@ class ZkMirror:
         self._assign: dict[str, _Assignment] = {}
         self._states: dict[tuple[str, int], _PartitionZk] = {}
         self._configs: dict[str, dict[str, str]] = {}
+        # view() rebuilds only the topics that changed since the last view.
+        self._topic_views: dict[str, ZkTopic] = {}
+        self._dirty: set[str] = set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -156,7 +161,8 @@ class ZkMirror:
         """Forget everything and re-read it all under a new generation. Loop thread only."""
         self._loop = asyncio.get_running_loop()
         self._gen += 1
-        self._pending = 0
+        with self._pending_lock:
+            self._pending = 0
         self.synced = False
         self.synced_event.clear()
         self._clear()
@@ -185,18 +191,23 @@ class ZkMirror:
 
     def _watcher(self, gen: int, rearm: Callable[[], None]) -> Callable[[WatchedEvent], None]:
         def fire(event: WatchedEvent) -> None:  # kazoo thread
-            if event.type != EventType.NONE:  # NONE: connection change, resync handles it
-                self._post(self._rearm, gen, rearm)
+            # Re-read (and re-watch) from kazoo's thread at once: going through the event
+            # loop first would queue the read behind whatever the loop is doing (rebuilding
+            # a 5,000-partition snapshot, say) and add that to the detection delay.
+            # NONE: a connection change; resync handles it.
+            if event.type != EventType.NONE and gen == self._gen:
+                rearm()
 
         return fire
 
-    def _rearm(self, gen: int, rearm: Callable[[], None]) -> None:
-        if gen == self._gen:
-            rearm()
+    def _count(self, delta: int) -> int:
+        with self._pending_lock:  # reads start on the loop and on kazoo's thread
+            self._pending += delta
+            return self._pending
 
     def _read_data(self, relative: str, apply: Apply, watch: bool = True) -> None:
         gen, path = self._gen, self._path(relative)
-        self._pending += 1
+        self._count(+1)
         watcher = self._watcher(gen, lambda: self._read_data(relative, apply)) if watch else None
 
         def done(result: Any) -> None:  # kazoo thread
@@ -216,7 +227,7 @@ class ZkMirror:
 
     def _read_children(self, relative: str, apply: ChildrenApply) -> None:
         gen, path = self._gen, self._path(relative)
-        self._pending += 1
+        self._count(+1)
         watcher = self._watcher(gen, lambda: self._read_children(relative, apply))
 
         def done(result: Any) -> None:  # kazoo thread
@@ -266,8 +277,7 @@ class ZkMirror:
             )
 
     def _finish(self) -> None:
-        self._pending -= 1
-        if not self.synced and self._pending == 0:
+        if self._count(-1) == 0 and not self.synced:
             self.synced = True
             self.synced_event.set()
         if self.synced:
@@ -314,6 +324,7 @@ class ZkMirror:
         self._topic_names = names
 
     def _drop_topic(self, topic: str) -> None:
+        self._dirty.add(topic)
         self._assign.pop(topic, None)
         for key in [k for k in self._states if k[0] == topic]:
             del self._states[key]
@@ -332,6 +343,7 @@ class ZkMirror:
                 old = None
             known = set(old.replicas) if old is not None else set()
             self._assign[topic] = assignment
+            self._dirty.add(topic)
             for partition in sorted(set(assignment.replicas) - known):
                 self._read_data(
                     f"/brokers/topics/{topic}/partitions/{partition}/state",
@@ -345,6 +357,7 @@ class ZkMirror:
             current = self._assign.get(topic)
             if current is None or current.topic_id != topic_id:
                 return  # the topic went away (or was recreated) meanwhile
+            self._dirty.add(topic)
             if data is None or stat is None:
                 self._states.pop((topic, partition), None)
             else:
@@ -367,39 +380,20 @@ class ZkMirror:
             doc = _json(data)
             config = (doc or {}).get("config") or {}
             self._configs[topic] = {str(k): str(v) for k, v in config.items()}
+            self._dirty.add(topic)
 
         return apply
 
     # -- the view -------------------------------------------------------------------------
 
     def view(self) -> ZkView:
-        topics = {}
-        for name, assignment in self._assign.items():
-            partitions = []
-            for partition in sorted(assignment.replicas):
-                state = self._states.get((name, partition))
-                if state is None:
-                    continue  # not read yet (topic being created): no guess
-                partitions.append(
-                    PartitionState(
-                        topic=name,
-                        partition=partition,
-                        leader=state.leader,
-                        replicas=assignment.replicas[partition],
-                        isr=state.isr,
-                        leader_epoch=state.leader_epoch,
-                        adding_replicas=assignment.adding.get(partition, ()),
-                        removing_replicas=assignment.removing.get(partition, ()),
-                        leader_recovery=state.recovery,
-                        source_time=state.mtime,
-                    )
-                )
-            topics[name] = ZkTopic(
-                name,
-                assignment.topic_id,
-                tuple(partitions),
-                frozen_map(self._configs.get(name, {})),
-            )
+        for name in self._dirty:
+            topic = self._topic_view(name)
+            if topic is None:
+                self._topic_views.pop(name, None)
+            else:
+                self._topic_views[name] = topic
+        self._dirty.clear()
         return ZkView(
             taken_at=time.time(),
             cluster_id=self._cluster_id,
@@ -407,5 +401,35 @@ class ZkMirror:
             controller_id=self._controller,
             controller_epoch=self._epoch,
             controller_time=self._controller_time,
-            topics=frozen_map(topics),
+            topics=frozen_map(dict(self._topic_views)),
+        )
+
+    def _topic_view(self, name: str) -> ZkTopic | None:
+        assignment = self._assign.get(name)
+        if assignment is None:
+            return None
+        partitions = []
+        for partition in sorted(assignment.replicas):
+            state = self._states.get((name, partition))
+            if state is None:
+                continue  # not read yet (topic being created): no guess
+            partitions.append(
+                PartitionState(
+                    topic=name,
+                    partition=partition,
+                    leader=state.leader,
+                    replicas=assignment.replicas[partition],
+                    isr=state.isr,
+                    leader_epoch=state.leader_epoch,
+                    adding_replicas=assignment.adding.get(partition, ()),
+                    removing_replicas=assignment.removing.get(partition, ()),
+                    leader_recovery=state.recovery,
+                    source_time=state.mtime,
+                )
+            )
+        return ZkTopic(
+            name,
+            assignment.topic_id,
+            tuple(partitions),
+            frozen_map(self._configs.get(name, {})),
         )

@@ -23,6 +23,11 @@ def collect(fams: Families, service: AlertingService, clusters: set[str]) -> Non
     )
     for labels, count in sorted(counts.items()):
         family.add_metric(list(labels), count)
+    fams.gauge(
+        "alerting_notifier",
+        "1 when this replica is the one that notifies (always 1 without alerting.ha).",
+        [],
+    ).add_metric([], 1 if service.is_notifier else 0)
     target = ["receiver", "target"]
     for name, counter, doc in (
         ("notifications_sent", service.sent, "Notifications delivered."),

@@ -1,0 +1,141 @@
+"""High availability: of several replicas, only the one holding a ZooKeeper lock notifies.
+
+kazoo's Lock recipe (an ephemeral sequential znode per contender; the lowest holds it)
+elects the notifier. The notifier publishes its incident state (alerts, groups, undelivered
+notifications) to a znode after each change, so that a replica taking over continues the
+open incidents instead of paging them again. While its session is SUSPENDED a leader stops
+notifying (it cannot know whether it still holds the lock); notifications wait in its
+outbox, nothing is lost.
+
+Clusters without ZooKeeper: see docs/alerting.md (one replica with a persistent state_dir).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import threading
+import zlib
+from typing import Any
+
+from kazoo.client import KazooClient, KazooState
+from kazoo.exceptions import KazooException, LockTimeout, NoNodeError
+from kazoo.recipe.lock import Lock
+
+from watchdog.config.schema import ZooKeeperConfig
+from watchdog.sources.zookeeper import kazoo_options
+
+log = logging.getLogger(__name__)
+
+
+class ZooKeeperLeadership:
+    def __init__(self, zk: ZooKeeperConfig, group: str, identity: str | None = None) -> None:
+        self.zk = zk
+        self.root = f"{zk.chroot}/kafka-watchdog/{group}"
+        self.identity = identity or f"{socket.gethostname()}-{os.getpid()}"
+        self._client: KazooClient | None = None
+        self._lock: Lock | None = None
+        self._holding = threading.Event()  # set while the lock is held
+        self._suspended = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        return self._holding.is_set() and not self._suspended.is_set()
+
+    async def start(self) -> None:
+        options = {**kazoo_options(self.zk), "read_only": False}
+        self._client = KazooClient(**options)
+        self._client.add_listener(self._on_state)
+        await asyncio.to_thread(self._client.start, self.zk.connect_timeout)
+        await asyncio.to_thread(self._client.ensure_path, self.root)
+        self._thread = threading.Thread(target=self._contend, name="ha-lock", daemon=True)
+        self._thread.start()
+        log.info("alerting HA: %s contends for %s", self.identity, self.root)
+
+    def _on_state(self, state: str) -> None:
+        # kazoo's thread: must not block.
+        if state == KazooState.SUSPENDED:
+            self._suspended.set()
+        elif state == KazooState.CONNECTED:
+            self._suspended.clear()
+        elif state == KazooState.LOST:
+            self._holding.clear()  # the ephemeral lock node is gone with the session
+
+    def _contend(self) -> None:
+        client = self._client
+        assert client is not None
+        while not self._stop.is_set():
+            # A fresh Lock after each loss: the old one may still believe it is held.
+            lock = self._lock = client.Lock(f"{self.root}/lock", self.identity)
+            try:
+                if not lock.acquire(blocking=True, timeout=2.0):
+                    continue
+            except LockTimeout:
+                continue
+            except KazooException as exc:
+                log.debug("alerting HA: lock attempt failed: %r", exc)
+                self._stop.wait(1.0)
+                continue
+            log.warning("alerting HA: %s is now the notifier", self.identity)
+            self._holding.set()
+            while not self._stop.is_set() and self._holding.is_set() and lock.is_acquired:
+                self._stop.wait(0.5)
+            lost = not self._holding.is_set() or not lock.is_acquired
+            self._holding.clear()
+            if lost:
+                log.warning("alerting HA: %s lost the notifier lock", self.identity)
+            else:
+                with contextlib.suppress(KazooException):
+                    lock.release()
+
+    async def publish(self, state: dict[str, Any]) -> None:
+        """The notifier's state for whoever takes over (zlib-compressed JSON)."""
+        if self._client is None or not self.is_leader:
+            return
+        data = zlib.compress(json.dumps(state, separators=(",", ":")).encode())
+        path = f"{self.root}/state"
+        client = self._client
+
+        def write() -> None:
+            try:
+                client.set(path, data)
+            except NoNodeError:
+                client.create(path, data, makepath=True)
+
+        try:
+            await asyncio.to_thread(write)
+        except KazooException as exc:
+            log.warning("alerting HA: cannot publish the incident state: %r", exc)
+
+    async def fetch(self) -> dict[str, Any] | None:
+        if self._client is None:
+            return None
+        client = self._client
+        try:
+            data, _ = await asyncio.to_thread(client.get, f"{self.root}/state")
+        except NoNodeError:
+            return None
+        except KazooException as exc:
+            log.warning("alerting HA: cannot read the incident state: %r", exc)
+            return None
+        try:
+            value = json.loads(zlib.decompress(data))
+        except (zlib.error, ValueError) as exc:
+            log.error("alerting HA: the published incident state is unreadable: %r", exc)
+            return None
+        return value if isinstance(value, dict) else None
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 5)
+        if self._client is not None:
+            client, self._client = self._client, None
+            await asyncio.to_thread(client.stop)
+            await asyncio.to_thread(client.close)
