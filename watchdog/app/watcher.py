@@ -25,7 +25,8 @@ from watchdog.model.health import ClusterHealth, SourceHealth
 from watchdog.model.parts import AdminView, LogOffsets, Timed, ZkView
 from watchdog.model.snapshot import ClusterSnapshot, frozen_map
 from watchdog.model.store import SnapshotStore
-from watchdog.sources.admin import AdminSource, SourceError
+from watchdog.sources.admin import SourceError
+from watchdog.sources.isolated import IsolatedAdminSource
 from watchdog.sources.quorum import QuorumSource
 from watchdog.sources.zkmirror import ZkMirror
 from watchdog.sources.zookeeper import ZooKeeperSource
@@ -58,7 +59,7 @@ class ClusterWatcher:
         self.store = SnapshotStore()
         self.health = ClusterHealth(cluster.name, zookeeper_configured=bool(cluster.zookeeper))
         timeout = collection.request_timeout
-        self.admin = AdminSource(cluster, timeout, collection.max_concurrent_requests)
+        self.admin = IsolatedAdminSource(cluster, timeout, collection.max_concurrent_requests)
         self.quorum = QuorumSource(cluster, timeout)
         self.zookeeper = (
             ZooKeeperSource(cluster, self._on_zookeeper_state) if cluster.zookeeper else None

@@ -14,6 +14,7 @@ import concurrent.futures
 import functools
 import gc
 import logging
+import threading
 from collections.abc import Awaitable, Iterable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -34,6 +35,7 @@ from watchdog.model.snapshot import Broker, GroupState, PartitionState, TopicCon
 log = logging.getLogger(__name__)
 _rdkafka_log = logging.getLogger("librdkafka")
 T = TypeVar("T")
+CLOSE_TIMEOUT = 10.0
 
 
 class SourceError(Exception):
@@ -108,11 +110,29 @@ class AdminSource:
             raise SourceError(f"cluster {self.cluster.name!r}: kafka_client: {exc}") from None
 
     async def close(self) -> None:
-        """Destroy the handle here, on the event loop's thread (see `start`)."""
-        self._client = None  # the only strong reference: librdkafka is torn down right here
-        # A traceback cycle may still hold a bound method of the handle; collect it now,
-        # on this thread, rather than let a later collection free it on a librdkafka thread.
+        """Destroy the handle on a thread of our own, and wait for it a bounded time.
+
+        librdkafka's destroy joins its threads and has been seen to wait forever with a
+        broker that was paused and resumed: on the event loop that would hang the daemon's
+        shutdown (SIGTERM). On a librdkafka thread it would abort (see `start`)."""
+        if self._client is None:
+            return
+        # A traceback cycle may still hold a bound method of the handle: collect it now so
+        # that the reference below is the last one.
         gc.collect()
+        holder = [self._client]
+        self._client = None
+        done = threading.Thread(
+            target=holder.clear, name=f"rdkafka-destroy-{self.cluster.name}", daemon=True
+        )
+        done.start()
+        await asyncio.to_thread(done.join, CLOSE_TIMEOUT)
+        if done.is_alive():
+            log.warning(
+                "librdkafka did not shut down within %gs; leaving it behind",
+                CLOSE_TIMEOUT,
+                extra={"kafka_cluster": self.cluster.name},
+            )
 
     @property
     def client(self) -> AdminClient:

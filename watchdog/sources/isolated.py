@@ -1,0 +1,184 @@
+"""The Admin API source in a child process of its own, one per cluster.
+
+librdkafka aborts the whole process on an assertion when an Admin request's response
+arrives after the request timed out (confluentinc/librdkafka#4605, open; seen here with a
+broker paused under 500 consumer groups), and its destroy can wait forever on a broker that
+was paused. A watchdog must not die, or hang, exactly when a broker does: so the librdkafka
+client lives in a worker process. When the worker dies or stops answering, the stage that
+asked reports the failure, the worker is replaced, and the next cycle carries on.
+
+The worker runs the very same `AdminSource` on its own event loop; calls and answers cross
+the process boundary pickled (snapshots' read-only mappings included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copyreg
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from types import MappingProxyType
+from typing import Any
+
+from watchdog.config.schema import ClusterConfig
+from watchdog.model.parts import ClusterDescription, TopicMetadata
+from watchdog.model.snapshot import GroupState, TopicConfig
+from watchdog.sources.admin import AdminSource, SourceError
+
+log = logging.getLogger(__name__)
+
+
+def _proxy(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(mapping)
+
+
+def _reduce_proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return _proxy, (dict(proxy),)
+
+
+copyreg.pickle(MappingProxyType, _reduce_proxy)
+
+# -- the worker process -----------------------------------------------------------------------
+
+_worker_loop: asyncio.AbstractEventLoop | None = None
+_worker_source: AdminSource | None = None
+
+
+def _worker_init(
+    cluster: ClusterConfig, request_timeout: float, max_concurrent: int, log_level: int
+) -> None:
+    global _worker_loop, _worker_source
+    # The parent handles SIGINT/SIGTERM and stops the worker itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=max(log_level, logging.WARNING), format="%(levelname)s %(message)s")
+    _worker_loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(_worker_loop)
+    _worker_source = AdminSource(cluster, request_timeout, max_concurrent)
+    _worker_source.start()
+
+
+def _worker_call(method: str, args: tuple[Any, ...]) -> Any:
+    assert _worker_loop is not None and _worker_source is not None
+    return _worker_loop.run_until_complete(getattr(_worker_source, method)(*args))
+
+
+def _worker_pid() -> int:
+    return os.getpid()
+
+
+# -- the parent's side ------------------------------------------------------------------------
+
+
+class IsolatedAdminSource:
+    """Same interface as AdminSource; every call runs in the cluster's worker process."""
+
+    def __init__(
+        self, cluster: ClusterConfig, request_timeout: float, max_concurrent: int = 8
+    ) -> None:
+        self.cluster = cluster
+        self.request_timeout = request_timeout
+        self.max_concurrent = max_concurrent
+        self._pool: ProcessPoolExecutor | None = None
+        self._pid: int | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        """Create the worker (idempotent); it starts on the first call."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(
+                    self.cluster,
+                    self.request_timeout,
+                    self.max_concurrent,
+                    logging.getLogger().getEffectiveLevel(),
+                ),
+            )
+
+    async def _run(self, method: str, *args: Any) -> Any:
+        self.start()
+        assert self._pool is not None
+        pool = self._pool
+        # A call queues behind the others of this cluster: allow for a few of them.
+        limit = 3 * (self.request_timeout + 5) + 10
+        try:
+            if self._pid is None:  # to kill it, should it hang
+                self._pid = await asyncio.wait_for(
+                    asyncio.wrap_future(pool.submit(_worker_pid)), limit
+                )
+            future = pool.submit(_worker_call, method, args)
+            return await asyncio.wait_for(asyncio.wrap_future(future), limit)
+        except BrokenProcessPool:
+            self._replace(pool, "died")
+            raise SourceError(
+                f"cluster {self.cluster.name!r}: the Admin API worker died (killed, or "
+                "a librdkafka abort); it was restarted and the next cycle retries"
+            ) from None
+        except TimeoutError:
+            self._replace(pool, "hung")
+            raise SourceError(
+                f"cluster {self.cluster.name!r}: the Admin API worker did not answer within "
+                f"{limit:g}s; it was restarted"
+            ) from None
+
+    def _replace(self, pool: ProcessPoolExecutor, why: str) -> None:
+        if self._pool is not pool:
+            return  # another call replaced it already
+        log.warning(
+            "Admin API worker %s; starting a new one",
+            why,
+            extra={"kafka_cluster": self.cluster.name},
+        )
+        self.restarts += 1
+        self._kill(pool)
+        self._pool, self._pid = None, None
+
+    def _kill(self, pool: ProcessPoolExecutor) -> None:
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # A clean exit destroys the client in the worker; a stuck destroy only holds the
+        # worker, which is then killed.
+        try:
+            await asyncio.wait_for(asyncio.to_thread(pool.shutdown, True, cancel_futures=True), 15)
+        except TimeoutError:
+            self._kill(pool)
+        self._pid = None
+
+    async def describe_cluster(self) -> ClusterDescription:
+        result: ClusterDescription = await self._run("describe_cluster")
+        return result
+
+    async def topics(self) -> list[TopicMetadata]:
+        result: list[TopicMetadata] = await self._run("topics")
+        return result
+
+    async def log_offsets(
+        self, partitions: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[int | None, int | None]]:
+        result: dict[tuple[str, int], tuple[int | None, int | None]] = await self._run(
+            "log_offsets", list(partitions)
+        )
+        return result
+
+    async def groups(self, with_offsets: bool = True) -> dict[str, GroupState]:
+        result: dict[str, GroupState] = await self._run("groups", with_offsets)
+        return result
+
+    async def topic_configs(self, topics: Iterable[str]) -> dict[str, TopicConfig]:
+        result: dict[str, TopicConfig] = await self._run("topic_configs", list(topics))
+        return result
