@@ -428,7 +428,7 @@ def test_two_replicas_one_notifier_and_failover_does_not_page_again(
         config["alerting"]["state_dir"] = str(tmp_path / name / "state")
         replicas.append(Daemon(tmp_path / name, json.loads(json.dumps(config))))
     a, b = replicas
-    notifier = "kafka_watchdog_alerting_notifier 1"
+    notifier = "\nkafka_watchdog_alerting_notifier 1\n"  # the sample, not its HELP line
     with a, b:
         for d in (a, b):
             d.wait(lambda d=d: d.clusters()["zk"]["ready"], "the cluster in view")  # type: ignore[misc]

@@ -3,6 +3,7 @@ inhibition, the rules, the outbox. Time is passed in; nothing touches the networ
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from types import MappingProxyType
@@ -266,3 +267,29 @@ def test_every_rule_has_a_runbook_and_is_documented() -> None:
     for rule in DEFAULTS.values():
         assert (docs / "runbooks" / f"{rule.name}.md").is_file(), rule.name
         assert f"`{rule.name}`" in text, rule.name
+
+
+def test_unclean_election_waits_for_the_new_log_end_before_paging() -> None:
+    event = Event(
+        EventKind.UNCLEAN_LEADER_ELECTION, "prod", "orders-0", (-1, (1,)), (2, (2,)), 100,
+        topic="orders", partition=0,
+    )  # fmt: skip
+    rules = effective_rules({})
+    stale = ClusterView("prod", snapshot(p0=(2, (1, 2), (2,))), ready=True, events=(event,))
+
+    def unclean(view: ClusterView, now: float) -> list[Finding]:
+        return [f for f in evaluate(rules, view, now) if f.rule == "unclean_leader_election"]
+
+    assert unclean(stale, 110) == []  # offsets not read since the election: wait
+    (late,) = unclean(stale, 161)  # waited long enough: page without the figure
+    assert "records lost: unknown" in late.summary and "the partition was offline" in late.summary
+    fresh = snapshot(p0=(2, (1, 2), (2,)))
+    part = dataclasses.replace(fresh.topics["orders"].partitions[0], log_end_offset=80)
+    fresh = dataclasses.replace(
+        fresh,
+        topics=MappingProxyType({"orders": TopicState("orders", (part,))}),
+        sources=MappingProxyType({"offsets": ("admin", 105.0)}),
+    )
+    read = ClusterView("prod", fresh, ready=True, events=(event,))
+    (known,) = unclean(read, 110)
+    assert "no truncation seen (log end 80 kept)" in known.summary

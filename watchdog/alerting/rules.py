@@ -24,6 +24,8 @@ from watchdog.detection.partition_health import classify
 from watchdog.model.snapshot import ClusterSnapshot
 
 RUNBOOKS = "docs/runbooks"
+# How long an unclean election waits for the new leader's log end before paging without it.
+UNCLEAN_DAMAGE_WAIT = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,11 +399,23 @@ def _data_loss(rule: Rule, view: ClusterView, now: float) -> Iterator[Finding]:
             lost = sum(int(e.before) - int(e.after) for e in lost_in)  # type: ignore[call-overload]
             risk = f"{lost} records lost (log end {lost_in[0].before} -> {lost_in[-1].after})"
         else:
-            lost, risk = 0, "records at risk: not known until the new leader reports its log end"
+            # Page with the damage, not before it is known: the new leader's log end comes
+            # with the next offsets cycle (a drop there is a truncation event).
+            snap = view.snapshot
+            read_at = snap.sources.get("offsets", ("", 0.0))[1] if snap is not None else 0.0
+            state = snap.partition(event.topic, event.partition or 0) if snap else None
+            if read_at > event.observed_at and state is not None and state.log_end_offset:
+                lost = 0
+                risk = f"no truncation seen (log end {state.log_end_offset} kept)"
+            elif now - event.observed_at < UNCLEAN_DAMAGE_WAIT:
+                continue
+            else:
+                lost, risk = 0, "records lost: unknown (the new leader's log end is not known)"
+        was = "the partition was offline" if old_leader < 0 else f"leader was {old_leader}"
         yield rule.finding(
             view,
             f"{event.topic}-{event.partition}: unclean leader election: broker {new_leader} "
-            f"became leader outside the ISR {list(old_isr)} (leader was {old_leader}); {risk}",
+            f"became leader outside the ISR {list(old_isr)} ({was}); {risk}",
             lost,
             **where,
         )

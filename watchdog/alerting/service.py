@@ -361,7 +361,6 @@ class AlertingService:
                     },
                     "startsAt": _iso(alert.fired_at or alert.active_since),
                     "endsAt": _iso(ends),
-                    "generatorURL": "kafka-watchdog",
                 }
             )
         return out
