@@ -111,6 +111,10 @@ def parse_assignment(data: bytes | None) -> _Assignment:
     )
 
 
+def _epoch(data: bytes | None) -> int | None:
+    return None if data is None else int(data.decode("utf-8").strip())
+
+
 def parse_controller(data: bytes | None) -> int | None:
     doc = _json(data)
     return None if doc is None else int(doc["brokerid"])
@@ -146,6 +150,8 @@ class ZkMirror:
         self._brokers: dict[int, Broker] = {}
         self._controller: int | None = None
         self._controller_time: float | None = None
+        self._next_controller: tuple[int | None, float | None] | None = None
+        self._next_epoch: int | None = None
         self._epoch: int | None = None
         self._topic_names: set[str] = set()
         self._assign: dict[str, _Assignment] = {}
@@ -308,12 +314,41 @@ class ZkMirror:
 
         return apply
 
+    # A new controller writes /controller and bumps /controller_epoch in one ZooKeeper
+    # transaction, but the two watches are answered apart. Whichever fires, the other node
+    # is read after it (ZooKeeper orders a session's reads), and the pair is shown together:
+    # a change is never seen as new controller with old epoch, or the reverse.
+
     def _apply_controller(self, data: bytes | None, stat: ZnodeStat | None) -> None:
-        self._controller = parse_controller(data)
-        self._controller_time = stat.mtime / 1000 if stat is not None else None
+        controller = parse_controller(data)
+        mtime = stat.mtime / 1000 if stat is not None else None
+        if not self.synced:
+            self._controller, self._controller_time = controller, mtime
+            return
+        self._next_controller = (controller, mtime)
+        self._read_data("/controller_epoch", self._apply_epoch_of_pair, watch=False)
 
     def _apply_epoch(self, data: bytes | None, stat: ZnodeStat | None) -> None:
-        self._epoch = None if data is None else int(data.decode("utf-8").strip())
+        epoch = _epoch(data)
+        if not self.synced:
+            self._epoch = epoch
+            return
+        self._next_epoch = epoch
+        self._read_data("/controller", self._apply_controller_of_pair, watch=False)
+
+    def _apply_epoch_of_pair(self, data: bytes | None, stat: ZnodeStat | None) -> None:
+        if self._next_controller is not None:
+            self._epoch = _epoch(data)
+            (self._controller, self._controller_time), self._next_controller = (
+                self._next_controller,
+                None,
+            )
+
+    def _apply_controller_of_pair(self, data: bytes | None, stat: ZnodeStat | None) -> None:
+        if self._next_epoch is not None:
+            self._controller = parse_controller(data)
+            self._controller_time = stat.mtime / 1000 if stat is not None else None
+            self._epoch, self._next_epoch = self._next_epoch, None
 
     def _apply_topic_names(self, children: list[str] | None) -> None:
         names = {c for c in children or [] if self._topics_filter.allows(c)}
