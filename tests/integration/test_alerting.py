@@ -101,6 +101,25 @@ def alerting_config(
     }
 
 
+def under_replicated_only(topic: str) -> dict[str, Any]:
+    """Rules for tests that break one topic's replication: only its under_replicated fires."""
+    return {
+        "risky_topic_config": {"enabled": False},
+        "under_replicated": {"for": "0s", "topics": {"include": [topic]}},
+        "broker_gone": {"enabled": False},
+    }
+
+
+def chat_receiver(receiver: Receiver) -> dict[str, Any]:
+    """A chat room (apprise's json:// webhook) that hears the under_replicated warnings."""
+    return {
+        "name": "chat",
+        "severities": ["warning"],
+        "matchers": {"rule": "under_replicated"},
+        "apprise": [f"json://127.0.0.1:{receiver.port}/chat"],
+    }
+
+
 def wait(predicate: Any, what: str, timeout: float = 90) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -185,19 +204,8 @@ def test_outage_and_restart_lose_nothing_and_repeat_nothing(
         cluster,
         receiver,
         tmp_path / "state",
-        rules={
-            "risky_topic_config": {"enabled": False},
-            "under_replicated": {"for": "0s", "topics": {"include": [topic]}},
-            "broker_gone": {"enabled": False},
-        },
-        receivers=[
-            {
-                "name": "chat",
-                "severities": ["warning"],
-                "matchers": {"rule": "under_replicated"},
-                "apprise": [f"json://127.0.0.1:{receiver.port}/chat"],
-            }
-        ],
+        rules=under_replicated_only(topic),
+        receivers=[chat_receiver(receiver)],
     )
     follower = next(b for b in cluster.replicas_of(topic) if b != cluster.leader_of(topic))
     chat = "/chat"
@@ -299,11 +307,7 @@ def test_alertmanager_receives_firing_and_resolved(
         cluster,
         receiver,
         tmp_path / "state",
-        rules={
-            "risky_topic_config": {"enabled": False},
-            "under_replicated": {"for": "0s", "topics": {"include": [topic]}},
-            "broker_gone": {"enabled": False},
-        },
+        rules=under_replicated_only(topic),
         receivers=[
             {
                 "name": "am",
@@ -344,19 +348,8 @@ def test_silence_from_the_api_holds_notifications_until_it_is_expired(
         cluster,
         receiver,
         tmp_path / "state",
-        rules={
-            "risky_topic_config": {"enabled": False},
-            "under_replicated": {"for": "0s", "topics": {"include": [topic]}},
-            "broker_gone": {"enabled": False},
-        },
-        receivers=[
-            {
-                "name": "chat",
-                "severities": ["warning"],
-                "matchers": {"rule": "under_replicated"},
-                "apprise": [f"json://127.0.0.1:{receiver.port}/chat"],
-            }
-        ],
+        rules=under_replicated_only(topic),
+        receivers=[chat_receiver(receiver)],
     )
     follower = next(b for b in cluster.replicas_of(topic) if b != cluster.leader_of(topic))
     with Daemon(tmp_path, config) as daemon:
@@ -405,19 +398,8 @@ def test_two_replicas_one_notifier_and_failover_does_not_page_again(
         cluster,
         receiver,
         tmp_path / "unused",
-        rules={
-            "risky_topic_config": {"enabled": False},
-            "under_replicated": {"for": "0s", "topics": {"include": [topic]}},
-            "broker_gone": {"enabled": False},
-        },
-        receivers=[
-            {
-                "name": "chat",
-                "severities": ["warning"],
-                "matchers": {"rule": "under_replicated"},
-                "apprise": [f"json://127.0.0.1:{receiver.port}/chat"],
-            }
-        ],
+        rules=under_replicated_only(topic),
+        receivers=[chat_receiver(receiver)],
         ha={"zookeeper": {"connect": f"{hosts}/watchdog-ha", "session_timeout": "3s"},
             "group": topic},
     )  # fmt: skip
