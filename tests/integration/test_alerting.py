@@ -101,6 +101,14 @@ def alerting_config(
     }
 
 
+def topic_with_a_follower(cluster: Any, prefix: str) -> tuple[str, int]:
+    """A new RF 3 topic and one of its followers (the broker the tests pause)."""
+    topic = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    cluster.create_topic(topic, partitions=1, rf=3)
+    leader = cluster.leader_of(topic)
+    return topic, next(b for b in cluster.replicas_of(topic) if b != leader)
+
+
 def under_replicated_only(topic: str) -> dict[str, Any]:
     """Rules for tests that break one topic's replication: only its under_replicated fires."""
     return {
@@ -198,8 +206,7 @@ def test_outage_and_restart_lose_nothing_and_repeat_nothing(
     and the resolve is queued; the watchdog restarts; the receiver comes back: exactly one
     resolve arrives, and the firing message is not repeated."""
     cluster = zk_cluster
-    topic = f"outage-{uuid.uuid4().hex[:6]}"
-    cluster.create_topic(topic, partitions=1, rf=3)
+    topic, follower = topic_with_a_follower(cluster, "outage")
     config = alerting_config(
         cluster,
         receiver,
@@ -207,7 +214,6 @@ def test_outage_and_restart_lose_nothing_and_repeat_nothing(
         rules=under_replicated_only(topic),
         receivers=[chat_receiver(receiver)],
     )
-    follower = next(b for b in cluster.replicas_of(topic) if b != cluster.leader_of(topic))
     chat = "/chat"
     for name in ("first", "second"):
         (tmp_path / name).mkdir()
@@ -301,8 +307,7 @@ def test_alertmanager_receives_firing_and_resolved(
     tmp_path: Path, zk_cluster: Any, receiver: Receiver, alertmanager: str
 ) -> None:
     cluster = zk_cluster
-    topic = f"am-{uuid.uuid4().hex[:6]}"
-    cluster.create_topic(topic, partitions=1, rf=3)
+    topic, follower = topic_with_a_follower(cluster, "am")
     config = alerting_config(
         cluster,
         receiver,
@@ -316,7 +321,6 @@ def test_alertmanager_receives_firing_and_resolved(
             }
         ],
     )
-    follower = next(b for b in cluster.replicas_of(topic) if b != cluster.leader_of(topic))
 
     def hooks(status: str) -> list[dict[str, Any]]:
         return [
@@ -342,8 +346,7 @@ def test_silence_from_the_api_holds_notifications_until_it_is_expired(
     tmp_path: Path, zk_cluster: Any, receiver: Receiver
 ) -> None:
     cluster = zk_cluster
-    topic = f"silence-{uuid.uuid4().hex[:6]}"
-    cluster.create_topic(topic, partitions=1, rf=3)
+    topic, follower = topic_with_a_follower(cluster, "silence")
     config = alerting_config(
         cluster,
         receiver,
@@ -351,7 +354,6 @@ def test_silence_from_the_api_holds_notifications_until_it_is_expired(
         rules=under_replicated_only(topic),
         receivers=[chat_receiver(receiver)],
     )
-    follower = next(b for b in cluster.replicas_of(topic) if b != cluster.leader_of(topic))
     with Daemon(tmp_path, config) as daemon:
         daemon.wait(lambda: daemon.clusters()["zk"]["ready"], "the cluster in view")
         request = urllib.request.Request(
@@ -391,8 +393,7 @@ def test_two_replicas_one_notifier_and_failover_does_not_page_again(
     (kill -9) mid-incident; the standby takes over without telling it again, and tells its
     resolve."""
     cluster = zk_cluster
-    topic = f"ha-{uuid.uuid4().hex[:6]}"
-    cluster.create_topic(topic, partitions=1, rf=3)
+    topic, follower = topic_with_a_follower(cluster, "ha")
     hosts = cluster.zk_connect.split("/")[0]
     config = alerting_config(
         cluster,
@@ -403,7 +404,6 @@ def test_two_replicas_one_notifier_and_failover_does_not_page_again(
         ha={"zookeeper": {"connect": f"{hosts}/watchdog-ha", "session_timeout": "3s"},
             "group": topic},
     )  # fmt: skip
-    follower = next(b for b in cluster.replicas_of(topic) if b != cluster.leader_of(topic))
     replicas = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
