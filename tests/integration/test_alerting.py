@@ -180,7 +180,12 @@ def test_seed_incident_pages_once_with_partition_brokers_and_records_lost(
         cluster.broker(stale).stop()
         wait(lambda: cluster.isr_of(topic) == [leader], "the ISR to be the leader alone")
         produce(cluster.bootstrap_servers, topic, 200, "1")
-        time.sleep(3)  # the watchdog reads the 250 records' log end
+        # The loss is measured against the log end the watchdog last saw: let it see 250.
+        end = f'kafka_watchdog_partition_log_end_offset{{kafka_cluster="zk",topic="{topic}",'
+        daemon.wait(
+            lambda: f'{end}partition="0"}} 250' in daemon.get("/metrics")[1],
+            "the watchdog to see the 250 records' log end",
+        )
         cluster.broker(leader).kill()
         wait(lambda: cluster.leader_of(topic) == -1, "the partition to go offline")
         cluster.broker(stale).start()
