@@ -39,7 +39,8 @@ demo: venv kafka
 lint: venv
 	$(BIN)/ruff check watchdog testcluster tests bench
 	$(BIN)/ruff format --check watchdog testcluster tests bench
-	$(BIN)/mypy
+	@mkdir -p $(VENV)/mypy-path && ln -sfn ../../watchdog $(VENV)/mypy-path/kafka_watchdog
+	MYPYPATH=$(VENV)/mypy-path $(BIN)/mypy
 
 unit: venv
 	$(BIN)/pytest tests/unit -q

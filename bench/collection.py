@@ -28,19 +28,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from confluent_kafka import Consumer, TopicPartition
 
-from testcluster import ZkKafkaCluster
-from tests.integration.daemon import Daemon
-from tests.integration.watching import until
-from watchdog.app.watcher import ClusterWatcher
-from watchdog.config.schema import (
+from kafka_watchdog.app.watcher import ClusterWatcher
+from kafka_watchdog.config.schema import (
     ClusterConfig,
     CollectionConfig,
     LagConfig,
     MetricsConfig,
     ZooKeeperConfig,
 )
-from watchdog.detection.events import EventKind
-from watchdog.sinks.metrics import MetricsRenderer
+from kafka_watchdog.detection.events import EventKind
+from kafka_watchdog.sinks.metrics import MetricsRenderer
+from testcluster import ZkKafkaCluster
+from tests.integration.daemon import Daemon
+from tests.integration.watching import until
 
 PER_TOPIC = 50
 

@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.synthetic import populated_watcher
-from watchdog.config.schema import MetricsConfig
-from watchdog.sinks.metrics import MetricsRenderer
+from kafka_watchdog.config.schema import MetricsConfig
+from kafka_watchdog.sinks.metrics import MetricsRenderer
 
 
 def timed(rounds: int, step: Callable[[], bytes]) -> tuple[float, float, bytes]:

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import time
 
-from watchdog.app.watcher import ClusterWatcher
-from watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig, ZooKeeperConfig
-from watchdog.detection.events import EventKind
-from watchdog.model.parts import AdminView, ClusterDescription, Timed, TopicMetadata
-from watchdog.model.snapshot import Broker, GroupState, PartitionState, TopicConfig, frozen_map
+from kafka_watchdog.app.watcher import ClusterWatcher
+from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig, ZooKeeperConfig
+from kafka_watchdog.detection.events import EventKind
+from kafka_watchdog.model.parts import AdminView, ClusterDescription, Timed, TopicMetadata
+from kafka_watchdog.model.snapshot import (
+    Broker,
+    GroupState,
+    PartitionState,
+    TopicConfig,
+    frozen_map,
+)
 
 
 def populated_watcher(

@@ -76,7 +76,7 @@ Ctrl-C stops the watchdog, the traffic and the cluster.
             flush=True,
         )
         watchdog = subprocess.Popen(
-            [sys.executable, "-m", "watchdog", "run", "--config", str(config)]
+            [sys.executable, "-m", "kafka_watchdog", "run", "--config", str(config)]
         )
         try:
             while watchdog.poll() is None:

@@ -1,6 +1,6 @@
 import sys
 
-from watchdog.cli import main
+from kafka_watchdog.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

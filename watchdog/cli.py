@@ -10,12 +10,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from watchdog import __version__
-from watchdog.config import ConfigError, WatchdogConfig, load_config
-from watchdog.config.schema import is_sensitive_key
-from watchdog.logs import setup_logging
+from kafka_watchdog import __version__
+from kafka_watchdog.config import ConfigError, WatchdogConfig, load_config
+from kafka_watchdog.config.schema import is_sensitive_key
+from kafka_watchdog.logs import setup_logging
 
-log = logging.getLogger("watchdog")
+log = logging.getLogger("kafka_watchdog")
 
 EPILOG = """\
 environment: any config key can be overridden with KAFKA_WATCHDOG__<PATH>, path parts joined
@@ -114,7 +114,7 @@ def _validate(path: str, connect: bool, print_config: bool) -> int:
 
         print(yaml.safe_dump(_masked(config), sort_keys=False), end="")
     if connect:
-        from watchdog.app.probe import probe_all
+        from kafka_watchdog.app.probe import probe_all
 
         setup_logging("text", "error")
         failures = asyncio.run(probe_all(config))
@@ -145,7 +145,7 @@ def _run(args: argparse.Namespace) -> int:
     if config is None:
         return 1
     setup_logging(config.log.format, config.log.level)
-    from watchdog.app.lifecycle import StartupError, serve
+    from kafka_watchdog.app.lifecycle import StartupError, serve
 
     try:
         asyncio.run(serve(config))

@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from watchdog.config import secrets
+from kafka_watchdog.config import secrets
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}

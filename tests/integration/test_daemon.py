@@ -114,7 +114,14 @@ def test_wrong_chroot_is_named_with_the_right_one(tmp_path: Path, zk_cluster: An
         assert daemon.terminate() == 0
 
     result = subprocess.run(
-        [sys.executable, "-m", "watchdog", "validate-config", "--connect", str(daemon.config_path)],
+        [
+            sys.executable,
+            "-m",
+            "kafka_watchdog",
+            "validate-config",
+            "--connect",
+            str(daemon.config_path),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -130,7 +137,7 @@ def test_validate_connect_checks_both_sources(tmp_path: Path, zk_cluster: Any) -
         f"    zookeeper: {{connect: '{zk_cluster.zk_connect}'}}\n"
     )
     result = subprocess.run(
-        [sys.executable, "-m", "watchdog", "validate-config", "--connect", str(path)],
+        [sys.executable, "-m", "kafka_watchdog", "validate-config", "--connect", str(path)],
         capture_output=True,
         text=True,
         timeout=60,

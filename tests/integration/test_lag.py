@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from kafka_watchdog.app.watcher import ClusterWatcher
+from kafka_watchdog.config.schema import ClusterConfig, LagConfig
+from kafka_watchdog.detection.lag import LagStatus
+from kafka_watchdog.detection.lag_tracker import GroupLag
 from testcluster import RateConsumer, RateProducer
 from tests.integration.watching import FAST, in_thread, until
-from watchdog.app.watcher import ClusterWatcher
-from watchdog.config.schema import ClusterConfig, LagConfig
-from watchdog.detection.lag import LagStatus
-from watchdog.detection.lag_tracker import GroupLag
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import pytest_socket
 
-from watchdog.config import secrets
+from kafka_watchdog.config import secrets
 
 
 @pytest.fixture(autouse=True)

@@ -10,16 +10,16 @@ from types import MappingProxyType
 
 import pytest
 
-from watchdog.alerting.dispatch import Dispatcher, Route, Timing
-from watchdog.alerting.finding import Finding
-from watchdog.alerting.incidents import AlertBook, State
-from watchdog.alerting.matching import Inhibition, Silence, muted
-from watchdog.alerting.render import body, pagerduty_event, title
-from watchdog.alerting.rules import ClusterView, effective_rules, evaluate
-from watchdog.alerting.store import AlertStore
-from watchdog.config.alerting import RuleOverride
-from watchdog.detection.events import Event, EventKind
-from watchdog.model.snapshot import Broker, ClusterSnapshot, PartitionState, TopicState
+from kafka_watchdog.alerting.dispatch import Dispatcher, Route, Timing
+from kafka_watchdog.alerting.finding import Finding
+from kafka_watchdog.alerting.incidents import AlertBook, State
+from kafka_watchdog.alerting.matching import Inhibition, Silence, muted
+from kafka_watchdog.alerting.render import body, pagerduty_event, title
+from kafka_watchdog.alerting.rules import ClusterView, effective_rules, evaluate
+from kafka_watchdog.alerting.store import AlertStore
+from kafka_watchdog.config.alerting import RuleOverride
+from kafka_watchdog.detection.events import Event, EventKind
+from kafka_watchdog.model.snapshot import Broker, ClusterSnapshot, PartitionState, TopicState
 
 
 def finding(rule: str = "under_replicated", severity: str = "warning", **labels: str) -> Finding:
@@ -220,7 +220,7 @@ def test_rules_unclean_election_says_which_brokers_and_how_many_records() -> Non
 
 
 def test_rule_overrides_switch_off_and_scope() -> None:
-    from watchdog.config.schema_base import NameFilter
+    from kafka_watchdog.config.schema_base import NameFilter
 
     snap = snapshot(p0=(1, (1, 2, 3), (1, 2)))
     view = ClusterView("prod", snap, ready=True)
@@ -260,7 +260,7 @@ def test_outbox_keeps_order_per_destination_and_survives_a_reopen(tmp_path: Path
 
 
 def test_every_rule_has_a_runbook_and_is_documented() -> None:
-    from watchdog.alerting.rules import DEFAULTS
+    from kafka_watchdog.alerting.rules import DEFAULTS
 
     docs = Path(__file__).resolve().parents[2] / "docs"
     text = (docs / "alerting.md").read_text()

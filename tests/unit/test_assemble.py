@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.model.assemble import assemble
-from watchdog.model.parts import (
+from kafka_watchdog.model.assemble import assemble
+from kafka_watchdog.model.parts import (
     AdminView,
     ClusterDescription,
     Quorum,
@@ -15,7 +15,7 @@ from watchdog.model.parts import (
     ZkTopic,
     ZkView,
 )
-from watchdog.model.snapshot import (
+from kafka_watchdog.model.snapshot import (
     Broker,
     ClusterMode,
     GroupState,

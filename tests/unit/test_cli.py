@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from watchdog import __version__
-from watchdog.cli import main
+from kafka_watchdog import __version__
+from kafka_watchdog.cli import main
 
 
 def write(tmp_path: Path, text: str) -> str:

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from watchdog.config import ConfigError, WatchdogConfig, load_config, load_config_text
-from watchdog.config.durations import parse_duration
+from kafka_watchdog.config import ConfigError, WatchdogConfig, load_config, load_config_text
+from kafka_watchdog.config.durations import parse_duration
 
 MINIMAL = """\
 clusters:

@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from watchdog.detection.diff import diff
-from watchdog.detection.events import EventKind as K
-from watchdog.model.snapshot import (
+from kafka_watchdog.detection.diff import diff
+from kafka_watchdog.detection.events import EventKind as K
+from kafka_watchdog.model.snapshot import (
     Broker,
     ClusterSnapshot,
     GroupState,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from watchdog.model.health import ClusterHealth
+from kafka_watchdog.model.health import ClusterHealth
 
 STALE = 30.0
 

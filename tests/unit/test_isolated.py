@@ -5,9 +5,9 @@ from __future__ import annotations
 import pickle
 from types import MappingProxyType
 
-import watchdog.sources.isolated  # noqa: F401  (registers the read-only mapping reducer)
-from watchdog.model.parts import ClusterDescription
-from watchdog.model.snapshot import Broker, GroupState, frozen_map
+import kafka_watchdog.sources.isolated  # noqa: F401  (registers the read-only mapping reducer)
+from kafka_watchdog.model.parts import ClusterDescription
+from kafka_watchdog.model.snapshot import Broker, GroupState, frozen_map
 
 
 def test_snapshot_parts_round_trip_with_their_read_only_mappings() -> None:

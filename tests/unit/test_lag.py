@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.detection.lag import (
+from kafka_watchdog.detection.lag import (
     LagStatus,
     PointHistory,
     Sample,
@@ -121,9 +121,9 @@ def test_status(case: str, samples: list[Sample], owned: bool, expected: LagStat
 
 
 def test_19_tracker_end_to_end_stop_then_recovery() -> None:
-    from watchdog.config.schema import LagConfig
-    from watchdog.detection.lag_tracker import LagTracker
-    from watchdog.model.snapshot import GroupState, frozen_map
+    from kafka_watchdog.config.schema import LagConfig
+    from kafka_watchdog.detection.lag_tracker import LagTracker
+    from kafka_watchdog.model.snapshot import GroupState, frozen_map
 
     tracker = LagTracker(LagConfig(window=30.0, min_samples=3))
     empty = lambda c: GroupState("g", "Empty", 0, offsets=frozen_map({("t", 0): c}))  # noqa: E731

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from watchdog.config import load_config_text, secrets
-from watchdog.logs import setup_logging
+from kafka_watchdog.config import load_config_text, secrets
+from kafka_watchdog.logs import setup_logging
 
 
 @pytest.fixture

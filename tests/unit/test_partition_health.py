@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.detection.hazards import topic_hazards
-from watchdog.detection.partition_health import PartitionHealth, classify
-from watchdog.model.snapshot import PartitionState, TopicConfig, TopicState
+from kafka_watchdog.detection.hazards import topic_hazards
+from kafka_watchdog.detection.partition_health import PartitionHealth, classify
+from kafka_watchdog.model.snapshot import PartitionState, TopicConfig, TopicState
 
 LIVE = {1, 2, 3}
 MIN2 = TopicConfig(min_insync_replicas=2)

@@ -17,10 +17,16 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchdog.app.lifecycle import build_app
-from watchdog.config import load_config_text
-from watchdog.model.snapshot import Broker, ClusterMode, ClusterSnapshot, PartitionState, TopicState
-from watchdog.web import routes
+from kafka_watchdog.app.lifecycle import build_app
+from kafka_watchdog.config import load_config_text
+from kafka_watchdog.model.snapshot import (
+    Broker,
+    ClusterMode,
+    ClusterSnapshot,
+    PartitionState,
+    TopicState,
+)
+from kafka_watchdog.web import routes
 
 CONFIG = """\
 clusters:
@@ -178,8 +184,8 @@ def test_08_every_metric_is_documented() -> None:
     from pathlib import Path
 
     from bench.synthetic import populated_watcher
-    from watchdog.config.schema import MetricsConfig
-    from watchdog.sinks.metrics import MetricsRenderer
+    from kafka_watchdog.config.schema import MetricsConfig
+    from kafka_watchdog.sinks.metrics import MetricsRenderer
 
     docs = (Path(__file__).resolve().parents[2] / "docs/metrics.md").read_text()
     watcher = populated_watcher(40, 2)
@@ -237,7 +243,7 @@ async def test_10_bulk_is_rebuilt_only_for_a_new_snapshot(app: web.Application) 
 
 
 async def test_11_label_values_are_escaped(app: web.Application) -> None:
-    from watchdog.model.snapshot import GroupState
+    from kafka_watchdog.model.snapshot import GroupState
 
     prod = app[routes.WATCHERS][0]
     latest = prod.store.latest

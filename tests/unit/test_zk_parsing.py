@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.model.snapshot import Broker, LeaderRecovery
-from watchdog.sources.zkmirror import (
+from kafka_watchdog.model.snapshot import Broker, LeaderRecovery
+from kafka_watchdog.sources.zkmirror import (
     parse_assignment,
     parse_broker,
     parse_controller,

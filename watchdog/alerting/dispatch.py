@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchdog.alerting.incidents import Alert, State
-from watchdog.alerting.matching import matches
+from kafka_watchdog.alerting.incidents import Alert, State
+from kafka_watchdog.alerting.matching import matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,7 @@ def group_key(receiver: str, labels: Mapping[str, str]) -> str:
 
 
 def _worst_first(alerts: Sequence[Alert]) -> tuple[Alert, ...]:
-    from watchdog.alerting.finding import SEVERITY_RANK
+    from kafka_watchdog.alerting.finding import SEVERITY_RANK
 
     return tuple(
         sorted(

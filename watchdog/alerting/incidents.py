@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from watchdog.alerting.finding import Finding
+from kafka_watchdog.alerting.finding import Finding
 
 
 class State(StrEnum):

@@ -26,8 +26,8 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, LockTimeout, NoNodeError
 from kazoo.recipe.lock import Lock
 
-from watchdog.config.schema import ZooKeeperConfig
-from watchdog.sources.zookeeper import kazoo_options
+from kafka_watchdog.config.schema import ZooKeeperConfig
+from kafka_watchdog.sources.zookeeper import kazoo_options
 
 log = logging.getLogger(__name__)
 

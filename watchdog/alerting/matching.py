@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from watchdog.alerting.incidents import Alert, State
+from kafka_watchdog.alerting.incidents import Alert, State
 
 
 @lru_cache(maxsize=1024)

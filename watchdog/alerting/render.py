@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from watchdog.alerting.dispatch import Notification
-from watchdog.alerting.incidents import Alert
+from kafka_watchdog.alerting.dispatch import Notification
+from kafka_watchdog.alerting.incidents import Alert
 
 
 def _when(ts: float | None) -> str:

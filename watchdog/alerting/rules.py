@@ -13,15 +13,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from watchdog.alerting.finding import Finding
-from watchdog.config.alerting import RULE_NAMES, RuleOverride
-from watchdog.config.schema_base import NameFilter
-from watchdog.detection.events import Event, EventKind
-from watchdog.detection.hazards import HAZARDS, topic_hazards
-from watchdog.detection.lag import LagStatus
-from watchdog.detection.lag_tracker import GroupLag
-from watchdog.detection.partition_health import classify
-from watchdog.model.snapshot import ClusterSnapshot
+from kafka_watchdog.alerting.finding import Finding
+from kafka_watchdog.config.alerting import RULE_NAMES, RuleOverride
+from kafka_watchdog.config.schema_base import NameFilter
+from kafka_watchdog.detection.events import Event, EventKind
+from kafka_watchdog.detection.hazards import HAZARDS, topic_hazards
+from kafka_watchdog.detection.lag import LagStatus
+from kafka_watchdog.detection.lag_tracker import GroupLag
+from kafka_watchdog.detection.partition_health import classify
+from kafka_watchdog.model.snapshot import ClusterSnapshot
 
 RUNBOOKS = "docs/runbooks"
 # How long an unclean election waits for the new leader's log end before paging without it.

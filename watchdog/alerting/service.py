@@ -21,22 +21,22 @@ from typing import Any
 
 import aiohttp
 
-from watchdog.alerting import render
-from watchdog.alerting.dispatch import Dispatcher, Notification, Route, Timing
-from watchdog.alerting.incidents import AlertBook, State
-from watchdog.alerting.leadership import ZooKeeperLeadership
-from watchdog.alerting.matching import Inhibition, Silence, muted
-from watchdog.alerting.rules import ClusterView, effective_rules, evaluate
-from watchdog.alerting.senders import (
+from kafka_watchdog.alerting import render
+from kafka_watchdog.alerting.dispatch import Dispatcher, Notification, Route, Timing
+from kafka_watchdog.alerting.incidents import AlertBook, State
+from kafka_watchdog.alerting.leadership import ZooKeeperLeadership
+from kafka_watchdog.alerting.matching import Inhibition, Silence, muted
+from kafka_watchdog.alerting.rules import ClusterView, effective_rules, evaluate
+from kafka_watchdog.alerting.senders import (
     DeliveryError,
     post_alertmanager,
     send_apprise,
     send_pagerduty,
 )
-from watchdog.alerting.store import AlertStore
-from watchdog.app.watcher import ClusterWatcher
-from watchdog.config.alerting import AlertingConfig, ReceiverConfig
-from watchdog.config.durations import parse_timestamp
+from kafka_watchdog.alerting.store import AlertStore
+from kafka_watchdog.app.watcher import ClusterWatcher
+from kafka_watchdog.config.alerting import AlertingConfig, ReceiverConfig
+from kafka_watchdog.config.durations import parse_timestamp
 
 log = logging.getLogger(__name__)
 

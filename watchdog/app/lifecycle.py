@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from watchdog import __version__
-from watchdog.alerting.service import AlertingService
-from watchdog.app.watcher import ClusterWatcher
-from watchdog.config.schema import WatchdogConfig
-from watchdog.sinks.metrics import MetricsRenderer
-from watchdog.web.routes import ALERTING, RENDERER, WATCHERS, add_routes
+from kafka_watchdog import __version__
+from kafka_watchdog.alerting.service import AlertingService
+from kafka_watchdog.app.watcher import ClusterWatcher
+from kafka_watchdog.config.schema import WatchdogConfig
+from kafka_watchdog.sinks.metrics import MetricsRenderer
+from kafka_watchdog.web.routes import ALERTING, RENDERER, WATCHERS, add_routes
 
 log = logging.getLogger(__name__)
 

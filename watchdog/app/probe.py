@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from watchdog.config.schema import ClusterConfig, WatchdogConfig
-from watchdog.sources.admin import AdminSource, SourceError
-from watchdog.sources.zookeeper import ZooKeeperSource
+from kafka_watchdog.config.schema import ClusterConfig, WatchdogConfig
+from kafka_watchdog.sources.admin import AdminSource, SourceError
+from kafka_watchdog.sources.zookeeper import ZooKeeperSource
 
 
 async def probe_cluster(cluster: ClusterConfig, request_timeout: float) -> list[str]:

@@ -16,20 +16,20 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig
-from watchdog.detection.diff import diff
-from watchdog.detection.events import Event, EventKind
-from watchdog.detection.lag_tracker import LagTracker
-from watchdog.model.assemble import assemble
-from watchdog.model.health import ClusterHealth, SourceHealth
-from watchdog.model.parts import AdminView, LogOffsets, Timed, ZkView
-from watchdog.model.snapshot import ClusterSnapshot, frozen_map
-from watchdog.model.store import SnapshotStore
-from watchdog.sources.admin import SourceError
-from watchdog.sources.isolated import IsolatedAdminSource
-from watchdog.sources.quorum import QuorumSource
-from watchdog.sources.zkmirror import ZkMirror
-from watchdog.sources.zookeeper import ZooKeeperSource
+from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig
+from kafka_watchdog.detection.diff import diff
+from kafka_watchdog.detection.events import Event, EventKind
+from kafka_watchdog.detection.lag_tracker import LagTracker
+from kafka_watchdog.model.assemble import assemble
+from kafka_watchdog.model.health import ClusterHealth, SourceHealth
+from kafka_watchdog.model.parts import AdminView, LogOffsets, Timed, ZkView
+from kafka_watchdog.model.snapshot import ClusterSnapshot, frozen_map
+from kafka_watchdog.model.store import SnapshotStore
+from kafka_watchdog.sources.admin import SourceError
+from kafka_watchdog.sources.isolated import IsolatedAdminSource
+from kafka_watchdog.sources.quorum import QuorumSource
+from kafka_watchdog.sources.zkmirror import ZkMirror
+from kafka_watchdog.sources.zookeeper import ZooKeeperSource
 
 log = logging.getLogger(__name__)
 

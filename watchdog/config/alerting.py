@@ -12,9 +12,9 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from watchdog.config.durations import Duration, parse_timestamp
-from watchdog.config.schema_base import NameFilter, StrictModel
-from watchdog.config.zookeeper import ZooKeeperConfig
+from kafka_watchdog.config.durations import Duration, parse_timestamp
+from kafka_watchdog.config.schema_base import NameFilter, StrictModel
+from kafka_watchdog.config.zookeeper import ZooKeeperConfig
 
 Severity = Literal["critical", "warning", "info"]
 

@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from watchdog.config import secrets
-from watchdog.config.schema import WatchdogConfig, is_sensitive_key
+from kafka_watchdog.config import secrets
+from kafka_watchdog.config.schema import WatchdogConfig, is_sensitive_key
 
 ENV_PREFIX = "KAFKA_WATCHDOG__"
 KeyPath = tuple[str | int, ...]

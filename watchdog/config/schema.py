@@ -15,13 +15,13 @@ from pydantic import (
     field_validator,
 )
 
-from watchdog.config.alerting import AlertingConfig
-from watchdog.config.durations import Duration
-from watchdog.config.schema_base import NameFilter as NameFilter
-from watchdog.config.schema_base import StrictModel, _host_port, _split_list
-from watchdog.config.zookeeper import ZooKeeperConfig as ZooKeeperConfig
-from watchdog.config.zookeeper import ZooKeeperSasl as ZooKeeperSasl
-from watchdog.config.zookeeper import ZooKeeperTls as ZooKeeperTls
+from kafka_watchdog.config.alerting import AlertingConfig
+from kafka_watchdog.config.durations import Duration
+from kafka_watchdog.config.schema_base import NameFilter as NameFilter
+from kafka_watchdog.config.schema_base import StrictModel, _host_port, _split_list
+from kafka_watchdog.config.zookeeper import ZooKeeperConfig as ZooKeeperConfig
+from kafka_watchdog.config.zookeeper import ZooKeeperSasl as ZooKeeperSasl
+from kafka_watchdog.config.zookeeper import ZooKeeperTls as ZooKeeperTls
 
 DEFAULT_PORT = 10308
 """The 9100-9999 block of Prometheus' default port allocations is exhausted (9308 is

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from watchdog.config.durations import Duration
-from watchdog.config.schema_base import StrictModel, _host_port
+from kafka_watchdog.config.durations import Duration
+from kafka_watchdog.config.schema_base import StrictModel, _host_port
 
 
 class ZooKeeperTls(StrictModel):

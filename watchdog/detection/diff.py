@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from watchdog.detection.events import Event, EventKind
-from watchdog.model.snapshot import ClusterSnapshot, LeaderRecovery, PartitionState
+from kafka_watchdog.detection.events import Event, EventKind
+from kafka_watchdog.model.snapshot import ClusterSnapshot, LeaderRecovery, PartitionState
 
 
 def diff(previous: ClusterSnapshot | None, current: ClusterSnapshot) -> list[Event]:

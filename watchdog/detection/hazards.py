@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from watchdog.model.snapshot import TopicState
+from kafka_watchdog.model.snapshot import TopicState
 
 UNCLEAN_ENABLED = "unclean_leader_election_enabled"
 MIN_ISR_ONE = "min_insync_replicas_1_with_replication_factor_3_or_more"

@@ -10,8 +10,8 @@ from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from watchdog.config.schema import LagConfig
-from watchdog.detection.lag import (
+from kafka_watchdog.config.schema import LagConfig
+from kafka_watchdog.detection.lag import (
     LagStatus,
     PointHistory,
     Sample,
@@ -19,8 +19,8 @@ from watchdog.detection.lag import (
     lag_messages,
     lag_seconds,
 )
-from watchdog.model.parts import LogOffsets
-from watchdog.model.snapshot import GroupState
+from kafka_watchdog.model.parts import LogOffsets
+from kafka_watchdog.model.snapshot import GroupState
 
 TP = tuple[str, int]
 

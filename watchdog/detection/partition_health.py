@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from watchdog.model.snapshot import ClusterSnapshot, PartitionState, TopicConfig
+from kafka_watchdog.model.snapshot import ClusterSnapshot, PartitionState, TopicConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Protocol
 
-from watchdog.model.parts import AdminView, ZkView
-from watchdog.model.snapshot import (
+from kafka_watchdog.model.parts import AdminView, ZkView
+from kafka_watchdog.model.snapshot import (
     Broker,
     ClusterMode,
     ClusterSnapshot,

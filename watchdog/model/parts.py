@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from watchdog.model.snapshot import Broker, GroupState, PartitionState, TopicConfig, frozen_map
+from kafka_watchdog.model.snapshot import (
+    Broker,
+    GroupState,
+    PartitionState,
+    TopicConfig,
+    frozen_map,
+)
 
 T = TypeVar("T")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from watchdog.model.snapshot import ClusterSnapshot
+from kafka_watchdog.model.snapshot import ClusterSnapshot
 
 
 class SnapshotStore:

@@ -27,10 +27,16 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, ConfigResource, OffsetSpec
 
-from watchdog import __version__
-from watchdog.config.schema import ClusterConfig
-from watchdog.model.parts import ClusterDescription, TopicMetadata
-from watchdog.model.snapshot import Broker, GroupState, PartitionState, TopicConfig, frozen_map
+from kafka_watchdog import __version__
+from kafka_watchdog.config.schema import ClusterConfig
+from kafka_watchdog.model.parts import ClusterDescription, TopicMetadata
+from kafka_watchdog.model.snapshot import (
+    Broker,
+    GroupState,
+    PartitionState,
+    TopicConfig,
+    frozen_map,
+)
 
 log = logging.getLogger(__name__)
 _rdkafka_log = logging.getLogger("librdkafka")

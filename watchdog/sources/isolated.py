@@ -26,10 +26,10 @@ from concurrent.futures.process import BrokenProcessPool
 from types import MappingProxyType
 from typing import Any
 
-from watchdog.config.schema import ClusterConfig
-from watchdog.model.parts import ClusterDescription, TopicMetadata
-from watchdog.model.snapshot import GroupState, TopicConfig
-from watchdog.sources.admin import AdminSource, SourceError
+from kafka_watchdog.config.schema import ClusterConfig
+from kafka_watchdog.model.parts import ClusterDescription, TopicMetadata
+from kafka_watchdog.model.snapshot import GroupState, TopicConfig
+from kafka_watchdog.sources.admin import AdminSource, SourceError
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from watchdog.config.schema import ClusterConfig
-from watchdog.model.parts import Quorum, QuorumAnswer, Reassignments
-from watchdog.model.snapshot import frozen_map
-from watchdog.sources.admin import SourceError
+from kafka_watchdog.config.schema import ClusterConfig
+from kafka_watchdog.model.parts import Quorum, QuorumAnswer, Reassignments
+from kafka_watchdog.model.snapshot import frozen_map
+from kafka_watchdog.sources.admin import SourceError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

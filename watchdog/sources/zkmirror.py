@@ -36,9 +36,9 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 from kazoo.protocol.states import EventType, WatchedEvent, ZnodeStat
 
-from watchdog.config.schema import NameFilter
-from watchdog.model.parts import ZkTopic, ZkView
-from watchdog.model.snapshot import Broker, LeaderRecovery, PartitionState, frozen_map
+from kafka_watchdog.config.schema import NameFilter
+from kafka_watchdog.model.parts import ZkTopic, ZkView
+from kafka_watchdog.model.snapshot import Broker, LeaderRecovery, PartitionState, frozen_map
 
 log = logging.getLogger(__name__)
 

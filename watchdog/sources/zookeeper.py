@@ -17,8 +17,8 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from watchdog.config.schema import ClusterConfig, ZooKeeperConfig
-from watchdog.sources.admin import SourceError
+from kafka_watchdog.config.schema import ClusterConfig, ZooKeeperConfig
+from kafka_watchdog.sources.admin import SourceError
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ import time
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
-from watchdog import __version__
-from watchdog.alerting.service import AlertingService
-from watchdog.app.watcher import ClusterWatcher
-from watchdog.config.durations import parse_duration, parse_timestamp
-from watchdog.sinks.metrics import MetricsRenderer
+from kafka_watchdog import __version__
+from kafka_watchdog.alerting.service import AlertingService
+from kafka_watchdog.app.watcher import ClusterWatcher
+from kafka_watchdog.config.durations import parse_duration, parse_timestamp
+from kafka_watchdog.sinks.metrics import MetricsRenderer
 
 WATCHERS = web.AppKey("watchers", list[ClusterWatcher])
 RENDERER = web.AppKey("renderer", MetricsRenderer)

@@ -21,11 +21,11 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client import generate_latest as text_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 
-from watchdog.alerting.service import AlertingService
-from watchdog.app.watcher import ClusterWatcher
-from watchdog.config.schema import MetricsConfig
-from watchdog.sinks.metrics import alerts, cluster, compat, groups, own
-from watchdog.sinks.metrics.families import Families, render
+from kafka_watchdog.alerting.service import AlertingService
+from kafka_watchdog.app.watcher import ClusterWatcher
+from kafka_watchdog.config.schema import MetricsConfig
+from kafka_watchdog.sinks.metrics import alerts, cluster, compat, groups, own
+from kafka_watchdog.sinks.metrics.families import Families, render
 
 # Cached bodies kept: one per (format, set of clusters asked for), each for its generation.
 CACHE_ENTRIES = 16

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from watchdog.alerting.service import AlertingService
-from watchdog.sinks.metrics.families import Families
+from kafka_watchdog.alerting.service import AlertingService
+from kafka_watchdog.sinks.metrics.families import Families
 
 C = "kafka_cluster"
 

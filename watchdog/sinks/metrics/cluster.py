@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from watchdog.app.watcher import ClusterWatcher
-from watchdog.config.schema import MetricsConfig
-from watchdog.detection.events import EventKind
-from watchdog.detection.hazards import topic_hazards
-from watchdog.detection.partition_health import classify
-from watchdog.model.snapshot import ClusterSnapshot
-from watchdog.sinks.metrics.families import Families, label_set
+from kafka_watchdog.app.watcher import ClusterWatcher
+from kafka_watchdog.config.schema import MetricsConfig
+from kafka_watchdog.detection.events import EventKind
+from kafka_watchdog.detection.hazards import topic_hazards
+from kafka_watchdog.detection.partition_health import classify
+from kafka_watchdog.model.snapshot import ClusterSnapshot
+from kafka_watchdog.sinks.metrics.families import Families, label_set
 
 C, T, P = "kafka_cluster", "topic", "partition"
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from watchdog.app.watcher import ClusterWatcher
-from watchdog.detection.partition_health import classify
-from watchdog.sinks.metrics.families import Families, Family
+from kafka_watchdog.app.watcher import ClusterWatcher
+from kafka_watchdog.detection.partition_health import classify
+from kafka_watchdog.sinks.metrics.families import Families, Family
 
 
 def collect(fams: Families, watchers: Sequence[ClusterWatcher], with_cluster_label: bool) -> None:

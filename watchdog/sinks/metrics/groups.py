@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from watchdog.app.watcher import ClusterWatcher
-from watchdog.config.schema import MetricsConfig
-from watchdog.sinks.metrics.families import Families, label_set
+from kafka_watchdog.app.watcher import ClusterWatcher
+from kafka_watchdog.config.schema import MetricsConfig
+from kafka_watchdog.sinks.metrics.families import Families, label_set
 
 C, G, T, P = "kafka_cluster", "group", "topic", "partition"
 

@@ -6,9 +6,9 @@ import platform
 
 import confluent_kafka
 
-from watchdog import __version__
-from watchdog.app.watcher import ClusterWatcher
-from watchdog.sinks.metrics.families import Families
+from kafka_watchdog import __version__
+from kafka_watchdog.app.watcher import ClusterWatcher
+from kafka_watchdog.sinks.metrics.families import Families
 
 ZK_STATES = ("CONNECTED", "CONNECTING", "SUSPENDED", "LOST")
 C = "kafka_cluster"

@@ -1,0 +1,1 @@
+"""Alerting: rules, incidents, grouping, silences, the outbox and delivery."""
