@@ -24,7 +24,7 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=python3,python3-venv,ca-certificates
 BASE_KEY=$SUITE-py311-1   # bump when SUITE or PACKAGES change
 BASE=localhost/kafka-watchdog-base:$BASE_KEY
-DEPS_CACHE=localhost/kafka-watchdog-cache:deps
+BUILDER_CACHE=localhost/kafka-watchdog-cache:builder
 BUILDAH="buildah --log-level=error"
 
 cache=${KAFKA_WATCHDOG_CACHE:-$HOME/.cache/kafka-watchdog}/image-base
@@ -72,9 +72,10 @@ build() {
   base_image=$(base)
   # --format docker keeps HEALTHCHECK (the OCI image format has no such field);
   # --layers reuses unchanged steps, so a rebuild after a source change skips the
-  # dependencies. The deps stage is tagged so that removing the layers a rebuild left
-  # dangling (rmi --prune: untagged images that nothing is built on) keeps that cache.
-  bud "$base_image" "$DEPS_CACHE" --target deps
+  # dependencies. The builder stage (built on the deps stage) is tagged so that removing the
+  # layers a rebuild left dangling (rmi --prune: untagged images that nothing is built on)
+  # keeps that cache: the final stage only copies from it, which does not protect it.
+  bud "$base_image" "$BUILDER_CACHE" --target builder
   bud "$base_image" "$tag"
   $BUILDAH rmi --prune >/dev/null 2>&1 || true
   echo "$tag"
