@@ -45,6 +45,7 @@ image-tools:
 image: image-tools $(DEPLOY_STAMP)
 	$(BIN)/hadolint Dockerfile
 	tools/image.sh build
+	tools/image.sh size
 
 # The chart's copies of the generated rules and dashboards (Helm cannot read outside the
 # chart); `make generate` should call this.

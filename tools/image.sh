@@ -3,7 +3,7 @@
 #
 #   tools/image.sh base          make the local base once per machine, print its name
 #   tools/image.sh build [TAG]   build the Dockerfile on that base (default TAG localhost/kafka-watchdog:dev)
-#   tools/image.sh size [TAG]    the image's size in bytes (its layers, uncompressed)
+#   tools/image.sh size [TAG]    the image's size in bytes: layers as stored, and gzipped
 #   tools/image.sh lock          re-pin docker/requirements.txt from pyproject's dependencies
 #
 # Registry images cannot be pulled on the machines this project is tested on, so the base is
@@ -101,7 +101,24 @@ bud() {  # bud BASE_IMAGE TAG [more buildah bud arguments]
 }
 
 size() {
-  $BUILDAH inspect --type image --format '{{.Docker.Size}}' "${1:-localhost/kafka-watchdog:dev}" 2>/dev/null
+  # The layers as stored (uncompressed tars) and as a registry moves them (gzip, as
+  # `buildah push` writes them), in bytes.
+  image=${1:-localhost/kafka-watchdog:dev}
+  stored=$($BUILDAH inspect --type image --format '{{.Manifest}}' "$image" |
+    python3 -c 'import json, sys; print(sum(l["size"] for l in json.load(sys.stdin)["layers"]))')
+  out=$(mktemp -d)
+  $BUILDAH push --quiet "$image" "oci:$out/image:x" >/dev/null
+  pushed=$(python3 - "$out" <<'PY'
+import json, pathlib, sys
+root = pathlib.Path(sys.argv[1]) / "image"
+index = json.loads((root / "index.json").read_text())
+digest = index["manifests"][0]["digest"].split(":")[1]
+manifest = json.loads((root / "blobs" / "sha256" / digest).read_text())
+print(sum(layer["size"] for layer in manifest["layers"]))
+PY
+)
+  rm -rf "$out"
+  echo "$image: $stored bytes in layers, $pushed bytes gzipped (registry transfer)"
 }
 
 lock() {
