@@ -233,10 +233,12 @@ Prefixed names, so that they cannot clash with a host workload's volumes in side
   configMap:
     name: {{ include "kafka-watchdog.fullname" . }}
 - name: watchdog-tmp
+  {{- if .Values.tmpSizeLimit }}
   emptyDir:
-    {{- with .Values.tmpSizeLimit }}
-    sizeLimit: {{ . }}
-    {{- end }}
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+  {{- else }}
+  emptyDir: {}
+  {{- end }}
 {{- if .Values.existingSecret }}
 - name: watchdog-secrets
   secret:
