@@ -169,7 +169,7 @@ class AdminSource:
         conf["error_cb"] = functools.partial(
             _on_client_error, self.cluster.name, self._client_errors
         )
-        conf["logger"] = _rdkafka_log
+        conf["logger"] = _LIBRDKAFKA_LOG
         try:
             self._client = AdminClient(conf)
         except KafkaException as exc:
@@ -465,6 +465,18 @@ class AdminSource:
                 raise SourceError(message, kafka_errors.AUTHORIZATION)
             raise PartialAnswer(message, out)
         return out
+
+
+class _DebugLog:
+    """librdkafka's own log lines, at debug whatever their level. A refused password makes
+    librdkafka log an ERROR per broker per retry (dozens a second); the collection loop
+    says it once, with the setting to fix. (Served by poll, like the error callback.)"""
+
+    def log(self, _level: int, msg: str, *args: object) -> None:
+        _rdkafka_log.debug(msg, *args)
+
+
+_LIBRDKAFKA_LOG = _DebugLog()
 
 
 def _on_client_error(cluster: str, errors: kafka_errors.ClientErrorLog, err: KafkaError) -> None:
