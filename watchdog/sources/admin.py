@@ -37,12 +37,13 @@ from kafka_watchdog.model.snapshot import (
     TopicConfig,
     frozen_map,
 )
-from kafka_watchdog.sources import kafka_errors
+from kafka_watchdog.sources import kafka_errors, tokens
 
 log = logging.getLogger(__name__)
 _rdkafka_log = logging.getLogger("librdkafka")
 T = TypeVar("T")
 CLOSE_TIMEOUT = 10.0
+OAUTH_FIRST_TOKEN_WAIT = 1.0
 
 
 class SourceError(Exception):
@@ -151,10 +152,8 @@ class AdminSource:
             _mechanism(cluster), keep_for=max(60.0, 3 * (request_timeout + 5))
         )
 
-    def start(self) -> None:
-        """Create the librdkafka handle (idempotent); it connects in the background."""
-        if self._client is not None:
-            return
+    def client_conf(self) -> dict[str, Any]:
+        """The librdkafka configuration of the handle, callbacks included (no I/O)."""
         conf: dict[str, Any] = dict(self.cluster.client_properties())
         conf.setdefault("client.id", f"kafka-watchdog/{__version__}")
         conf.setdefault("log.connection.close", False)
@@ -170,11 +169,23 @@ class AdminSource:
             _on_client_error, self.cluster.name, self._client_errors
         )
         conf["logger"] = _LIBRDKAFKA_LOG
+        if self.cluster.oauthbearer is not None:
+            conf["oauth_cb"] = tokens.oauth_callback(self.cluster.oauthbearer)
+        return conf
+
+    def start(self) -> None:
+        """Create the librdkafka handle (idempotent); it connects in the background."""
+        if self._client is not None:
+            return
         try:
-            self._client = AdminClient(conf)
+            self._client = AdminClient(self.client_conf())
         except KafkaException as exc:
             # A bad librdkafka property: the message names it.
             raise SourceError(f"cluster {self.cluster.name!r}: kafka_client: {exc}") from None
+        if self.cluster.oauthbearer is not None:
+            # The first token is asked for through the handle's queue: serve it now rather
+            # than let the first request wait out its timeout.
+            self._serve_callbacks(OAUTH_FIRST_TOKEN_WAIT)
 
     async def close(self) -> None:
         """Destroy the handle on a thread of our own, and wait for it a bounded time.
@@ -207,11 +218,22 @@ class AdminSource:
             raise RuntimeError("AdminSource.start() was not called")
         return self._client
 
-    def _serve_callbacks(self) -> None:
-        """Run the error callbacks librdkafka queued (they only run when the client is
-        polled, and the queue grows without bound while nobody does)."""
-        if self._client is not None:
-            self._client.poll(0)
+    def _serve_callbacks(self, wait: float = 0.0) -> None:
+        """Run the callbacks librdkafka queued: errors, logs, OAUTHBEARER token refreshes
+        (they only run when the client is polled, and the queue grows without bound while
+        nobody does)."""
+        if self._client is None:
+            return
+        try:
+            self._client.poll(wait)
+        except Exception as exc:  # raised by oauth_cb: no token, so no connection
+            self._client_errors.note(
+                kafka_errors.Diagnosis(
+                    kafka_errors.AUTHENTICATION,
+                    f"the OAUTHBEARER token provider failed: {type(exc).__name__}: {exc} "
+                    "(check oauthbearer and the credentials it signs with)",
+                )
+            )
 
     def _error(self, exc: BaseException, what: str) -> SourceError:
         self._serve_callbacks()

@@ -121,6 +121,10 @@ class ClientErrorLog:
             self._last = (time.monotonic() if now is None else now, found)
         return found
 
+    def note(self, diagnosis: Diagnosis, now: float | None = None) -> None:
+        """A cause found elsewhere (a token provider that failed)."""
+        self._last = (time.monotonic() if now is None else now, diagnosis)
+
     def clear(self) -> None:
         """A request succeeded: whatever failed before is over."""
         self._last = None

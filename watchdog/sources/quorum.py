@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from kafka_watchdog.config.schema import ClusterConfig
 from kafka_watchdog.model.parts import Quorum, QuorumAnswer, Reassignments
 from kafka_watchdog.model.snapshot import frozen_map
-from kafka_watchdog.sources import kafka_errors
+from kafka_watchdog.sources import kafka_errors, tokens
 from kafka_watchdog.sources.admin import SourceError
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ def kafka_python_config(cluster: ClusterConfig, request_timeout: float) -> dict[
             config["ssl_check_hostname"] = value.lower() == "https"
         elif not key.startswith(_IGNORABLE_PREFIXES):
             raise ValueError(f"kafka_client property {key!r} has no kafka-python equivalent")
+    if cluster.oauthbearer is not None:
+        config["sasl_oauth_token_provider"] = tokens.kafka_python_provider(cluster.oauthbearer)
     return config
 
 
