@@ -122,6 +122,12 @@ class KafkaCluster(ABC):
         return ",".join(node.bootstrap for node in self.brokers.values())
 
     @property
+    def client_config(self) -> dict[str, str]:
+        """librdkafka settings of the harness's own clients: where to connect and, on a
+        secured cluster, how to authenticate (a subclass adds its security settings)."""
+        return {"bootstrap.servers": self.bootstrap_servers}
+
+    @property
     def broker_ids(self) -> list[int]:
         return sorted(self.brokers)
 
@@ -311,7 +317,7 @@ class KafkaCluster(ABC):
 
     def _produce_one(self, topic: str) -> bool:
         config = {
-            "bootstrap.servers": self.bootstrap_servers,
+            **self.client_config,
             "acks": "all",
             "message.timeout.ms": 10000,
         }
@@ -336,7 +342,7 @@ class KafkaCluster(ABC):
         # whole process once while the coordinator was still loading (seen on a clean CI run).
         consumer = Consumer(
             {
-                "bootstrap.servers": self.bootstrap_servers,
+                **self.client_config,
                 "group.id": group,
                 "enable.auto.commit": False,
                 "socket.timeout.ms": 10000,
@@ -358,7 +364,7 @@ class KafkaCluster(ABC):
         if self._admin is None:
             self._admin = AdminClient(
                 {
-                    "bootstrap.servers": self.bootstrap_servers,
+                    **self.client_config,
                     "socket.timeout.ms": int(ADMIN_TIMEOUT * 1000),
                     "reconnect.backoff.max.ms": 1000,
                 },
