@@ -15,7 +15,7 @@ CACHE ?= $(or $(KAFKA_WATCHDOG_CACHE),$(HOME)/.cache/kafka-watchdog)
 GO    ?= $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
 GRAFANA_VALIDATE := $(CACHE)/bin/grafana-validate
 # Files `make generate` writes; `make lint` fails when regenerating them changes anything.
-GENERATED := docs/metrics.md dashboards
+GENERATED := docs/metrics.md dashboards alerts/kafka-broker.rules.yml
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -47,8 +47,9 @@ $(GRAFANA_VALIDATE): tools/grafana-validate/main.go tools/grafana-validate/go.mo
 	@mkdir -p $(dir $@)
 	cd tools/grafana-validate && $(GO) build -mod=readonly -o $@ .
 
-# Every generated file: docs/metrics.md and dashboards/*.json from the metric catalogue, then
-# the chart's copies of the dashboards and rule files (only once the chart-files target exists).
+# Every generated file: docs/metrics.md and dashboards/*.json from the metric catalogue, the
+# broker rule file, then the chart's copies of the dashboards and rule files (only once the
+# chart-files target exists). RUNBOOK_BASE_URL=... points the rules' runbook links elsewhere.
 generate: venv
 	$(BIN)/python -m tools.generate
 	@if grep -q '^chart-files:' Makefile; then $(MAKE) --no-print-directory chart-files; fi

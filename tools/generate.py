@@ -1,6 +1,8 @@
-"""Writes every generated file of the repo: docs/metrics.md and dashboards/*.json.
+"""Writes every generated file of the repo: docs/metrics.md, dashboards/*.json and
+alerts/kafka-broker.rules.yml.
 
     python -m tools.generate            (what `make generate` runs)
+    RUNBOOK_BASE_URL=https://... python -m tools.generate    (runbook links elsewhere)
 
 `make lint` runs it and fails when the result differs from what is committed.
 """
@@ -10,14 +12,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tools import metrics_doc
+from tools import broker_rules, metrics_doc
 from tools.dashboards import DASHBOARDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def outputs() -> dict[Path, str]:
-    files = {ROOT / "docs" / "metrics.md": metrics_doc.render()}
+    files = {
+        ROOT / "docs" / "metrics.md": metrics_doc.render(),
+        ROOT / "alerts" / "kafka-broker.rules.yml": broker_rules.render(),
+    }
     for name, build in DASHBOARDS.items():
         files[ROOT / "dashboards" / f"{name}.json"] = build().json()
     return files
