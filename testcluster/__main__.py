@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from testcluster import dist, reaper
+from testcluster import dist, jmx, reaper
 from testcluster.cluster import KafkaCluster
 from testcluster.kraft import KraftCluster
 from testcluster.secure import WATCHDOG_PRINCIPALS, SecureKraftCluster
@@ -31,6 +31,8 @@ def _fetch(_: argparse.Namespace) -> int:
             f"{flavour.name}: Kafka {got.version} {how} in {time.monotonic() - one:.1f}s "
             f"({len(got.jars)} jars in {got.lib})"
         )
+    one = time.monotonic()
+    print(f"JMX exporter agent: {jmx.agent_jar()} in {time.monotonic() - one:.1f}s")
     print(f"fetch took {time.monotonic() - began:.1f}s (cache: {dist.cache_root()})")
     return 0
 

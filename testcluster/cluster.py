@@ -31,9 +31,10 @@ from confluent_kafka.admin import (
 from testcluster import reaper
 from testcluster.broker import KafkaNode
 from testcluster.dist import KafkaDist
+from testcluster.jmx import JmxExporter, agent_jar
 from testcluster.logconf import write_log_configs
 from testcluster.node import Node
-from testcluster.ports import is_listening
+from testcluster.ports import free_ports, is_listening
 from testcluster.tools import run_tool
 from testcluster.waiting import GiveUp, WaitTimeout, wait_for
 
@@ -82,6 +83,9 @@ class KafkaCluster(ABC):
         self._admin: AdminClient | None = None
         self.started = False
         self.startup_seconds: float | None = None
+        self.jmx_exporter: JmxExporter | None = None
+        # Broker id -> port of its JMX exporter agent (only with `with_jmx_exporter`).
+        self.exporter_ports: dict[int, int] = {}
 
     # ---- what a subclass provides -------------------------------------------------------
 
@@ -153,6 +157,7 @@ class KafkaCluster(ABC):
         self.brokers = {}
         write_log_configs(self.workdir)
         self._build(dist)
+        self._attach_jmx_exporter()
         self.started = True
         try:
             self._start_processes(timeout)
@@ -168,6 +173,32 @@ class KafkaCluster(ABC):
             raise
         self.startup_seconds = time.monotonic() - began
         return self
+
+    def with_jmx_exporter(self, config: Path | None = None) -> Self:
+        """Start every broker with the Prometheus JMX exporter agent (call before `start`).
+
+        Opt-in: the agent costs each broker JVM memory and start-up time, so the default
+        clusters go without. `config` defaults to the project's alerts/jmx-exporter config.
+        """
+        if self.started:
+            raise ClusterError("with_jmx_exporter() must be called before start()")
+        jar = agent_jar()
+        self.jmx_exporter = JmxExporter(jar) if config is None else JmxExporter(jar, config)
+        return self
+
+    @property
+    def exporter_targets(self) -> dict[int, str]:
+        """Broker id -> host:port of its JMX exporter, for a Prometheus scrape config."""
+        return {i: f"127.0.0.1:{port}" for i, port in sorted(self.exporter_ports.items())}
+
+    def _attach_jmx_exporter(self) -> None:
+        self.exporter_ports = {}
+        if self.jmx_exporter is None:
+            return
+        ports = free_ports(len(self.brokers))
+        for (broker_id, node), port in zip(sorted(self.brokers.items()), ports, strict=True):
+            node.process.jvm_flags.append(self.jmx_exporter.javaagent_flag(port))
+            self.exporter_ports[broker_id] = port
 
     def stop(self) -> None:
         """Tear everything down at once: SIGKILL every JVM (paused ones included).
