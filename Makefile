@@ -9,8 +9,15 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv kafka promtool alertmanager demo test lint unit integration clean reap \
-	deploy-tools image-tools image deploy-check chart-files
+.PHONY: help venv kafka promtool alertmanager grafana-validator generate demo test lint unit \
+	integration clean reap deploy-tools image-tools image deploy-check chart-files
+
+# Per-machine cache (Kafka jars, the JMX exporter agent, Go tools), shared with testcluster/.
+CACHE ?= $(or $(KAFKA_WATCHDOG_CACHE),$(HOME)/.cache/kafka-watchdog)
+GO    ?= $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
+GRAFANA_VALIDATE := $(CACHE)/bin/grafana-validate
+# Files `make generate` writes; `make lint` fails when regenerating them changes anything.
+GENERATED := docs/metrics.md dashboards alerts/kafka-broker.rules.yml
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -33,8 +40,8 @@ $(DEPLOY_STAMP): pyproject.toml $(STAMP)
 # helm and helm-unittest: Go builds, once per machine, cached under ~/.cache/kafka-watchdog/tools
 # (a cold helm build takes minutes; later runs only find it).
 deploy-tools: $(DEPLOY_STAMP)
-	@tools/go-tool.sh helm >/dev/null
-	@tools/go-tool.sh helm-unittest >/dev/null
+	@GO=$(GO) tools/go-tool.sh helm >/dev/null
+	@GO=$(GO) tools/go-tool.sh helm-unittest >/dev/null
 
 # buildah builds and debootstrap makes the local base image (Debian packages; needs root).
 image-tools:
@@ -62,9 +69,26 @@ deploy-check: deploy-tools promtool
 kafka: venv
 	$(BIN)/python -m testcluster fetch
 
-# promtool (Debian's prometheus package) checks the /metrics output in the integration tests.
+# Debian's prometheus package: promtool checks /metrics and the rule files, and a real
+# Prometheus runs the dashboards' queries and the rules in the integration tests.
 promtool:
-	@command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { apt-get update -qq && \
+		apt-get -o DPkg::Lock::Timeout=600 install -y -qq prometheus >/dev/null; }
+
+# Strict Grafana schema check of dashboards/*.json (grafana-foundation-sdk's Go types, which
+# the Python SDK does not enforce); built once per machine, rebuilt when its source changes.
+grafana-validator: $(GRAFANA_VALIDATE)
+$(GRAFANA_VALIDATE): tools/grafana-validate/main.go tools/grafana-validate/go.mod tools/grafana-validate/go.sum
+	@test -x "$(GO)" || { echo "Go (>= 1.21) is needed to build $@: install it and re-run"; exit 1; }
+	@mkdir -p $(dir $@)
+	cd tools/grafana-validate && $(GO) build -mod=readonly -o $@ .
+
+# Every generated file: docs/metrics.md and dashboards/*.json from the metric catalogue, the
+# broker rule file, then the chart's copies of the dashboards and rule files (only once the
+# chart-files target exists). RUNBOOK_BASE_URL=... points the rules' runbook links elsewhere.
+generate: venv
+	$(BIN)/python -m tools.generate
+	@if grep -q '^chart-files:' Makefile; then $(MAKE) --no-print-directory chart-files; fi
 
 # A real Alertmanager (Debian's prometheus-alertmanager) receives alerts in the integration tests.
 alertmanager:
@@ -74,18 +98,23 @@ demo: venv kafka
 	$(BIN)/python -m testcluster.demo
 
 lint: venv
-	$(BIN)/ruff check watchdog testcluster tests bench
-	$(BIN)/ruff format --check watchdog testcluster tests bench
+	$(BIN)/ruff check watchdog testcluster tests bench tools
+	$(BIN)/ruff format --check watchdog testcluster tests bench tools
 	@mkdir -p $(VENV)/mypy-path && ln -sfn ../../watchdog $(VENV)/mypy-path/kafka_watchdog
 	MYPYPATH=$(VENV)/mypy-path $(BIN)/mypy
+	$(MAKE) --no-print-directory generate
+	@git diff --exit-code --stat -- $(GENERATED) helm/kafka-watchdog/files || \
+		{ echo "generated files differ from the committed ones: commit what 'make generate' wrote"; exit 1; }
+	@untracked="$$(git ls-files --others --exclude-standard -- $(GENERATED) helm/kafka-watchdog/files)"; \
+		test -z "$$untracked" || { echo "generated but not committed: $$untracked"; exit 1; }
 
-unit: venv
+unit: venv promtool grafana-validator
 	$(BIN)/pytest tests/unit -q
 
 integration: venv kafka promtool alertmanager deploy-tools image-tools
 	$(BIN)/pytest tests/integration -m integration -v
 
-test: venv kafka promtool alertmanager lint deploy-check image-tools
+test: venv kafka promtool alertmanager grafana-validator lint deploy-check image-tools
 	$(BIN)/pytest tests/unit -q
 	$(BIN)/pytest tests/integration -m integration -v
 

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from testcluster import KafkaCluster, KraftCluster, RateConsumer, RateProducer, ZkKafkaCluster
 from testcluster import dist as kafka_dist
 from testcluster.memory import RssSampler
+from testcluster.secure import SecureKraftCluster
 
 
 def cold_fetch() -> float:
@@ -41,7 +42,8 @@ def cold_fetch() -> float:
 
 
 def warm_start(kind: str, traffic_seconds: float) -> tuple[float, RssSampler]:
-    cluster: KafkaCluster = ZkKafkaCluster() if kind == "zk" else KraftCluster()
+    kinds = {"zk": ZkKafkaCluster, "kraft": KraftCluster, "secure": SecureKraftCluster}
+    cluster: KafkaCluster = kinds[kind]()
     sampler = RssSampler(cluster.pids, interval=0.5).start()
     began = time.monotonic()
     try:
@@ -51,8 +53,12 @@ def warm_start(kind: str, traffic_seconds: float) -> tuple[float, RssSampler]:
             topic = f"bench-{uuid.uuid4().hex[:6]}"
             cluster.create_topic(topic, partitions=3, rf=3)
             with (
-                RateProducer(cluster.bootstrap_servers, topic, rate=200),
-                RateConsumer(cluster.bootstrap_servers, topic, f"{topic}-g"),
+                RateProducer(
+                    cluster.bootstrap_servers, topic, rate=200, config=cluster.client_config
+                ),
+                RateConsumer(
+                    cluster.bootstrap_servers, topic, f"{topic}-g", config=cluster.client_config
+                ),
             ):
                 time.sleep(traffic_seconds)
     finally:
@@ -66,7 +72,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1, help="warm starts per cluster kind")
     parser.add_argument("--skip-cold", action="store_true", help="do not measure the download")
     parser.add_argument("--traffic", type=float, default=10.0, help="seconds of traffic")
-    parser.add_argument("--kinds", default="zk,kraft", help="comma-separated: zk,kraft")
+    parser.add_argument(
+        "--kinds",
+        default="zk,kraft",
+        help="comma-separated: zk,kraft,secure (KRaft with TLS, SASL, mTLS and ACLs)",
+    )
     parser.add_argument(
         "--jvm-flags", help="replace the harness's lean JVM flags (sets TESTCLUSTER_JVM_FLAGS)"
     )

@@ -8,9 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from testcluster import dist, reaper
+from testcluster import dist, jmx, reaper
 from testcluster.cluster import KafkaCluster
 from testcluster.kraft import KraftCluster
+from testcluster.secure import WATCHDOG_PRINCIPALS, SecureKraftCluster
 from testcluster.zkcluster import ZkKafkaCluster
 
 
@@ -30,6 +31,8 @@ def _fetch(_: argparse.Namespace) -> int:
             f"{flavour.name}: Kafka {got.version} {how} in {time.monotonic() - one:.1f}s "
             f"({len(got.jars)} jars in {got.lib})"
         )
+    one = time.monotonic()
+    print(f"JMX exporter agent: {jmx.agent_jar()} in {time.monotonic() - one:.1f}s")
     print(f"fetch took {time.monotonic() - began:.1f}s (cache: {dist.cache_root()})")
     return 0
 
@@ -48,7 +51,8 @@ def _reap(args: argparse.Namespace) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     workdir = args.workdir
-    cluster: KafkaCluster = ZkKafkaCluster(workdir) if args.kind == "zk" else KraftCluster(workdir)
+    kinds = {"zk": ZkKafkaCluster, "kraft": KraftCluster, "secure": SecureKraftCluster}
+    cluster: KafkaCluster = kinds[args.kind](workdir)
     # SIGTERM goes through the same teardown as Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     began = time.monotonic()
@@ -58,6 +62,11 @@ def _up(args: argparse.Namespace) -> int:
         print(f"bootstrap_servers={cluster.bootstrap_servers}")
         if isinstance(cluster, ZkKafkaCluster):
             print(f"zookeeper_connect={cluster.zk_connect}")
+        if isinstance(cluster, SecureKraftCluster):
+            print(f"sasl_ssl={cluster.sasl_bootstrap} (SCRAM-SHA-512)")
+            print(f"mtls={cluster.mtls_bootstrap}\nca={cluster.ca.cert}")
+            for user in WATCHDOG_PRINCIPALS:
+                print(f"user {user}: password file {cluster.password_file(user)}")
         print(f"workdir={cluster.workdir}\nCtrl-C stops it.", flush=True)
         while True:
             time.sleep(3600)
@@ -82,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     reap.add_argument("--all", action="store_true", help="kill every testcluster JVM")
     reap.set_defaults(func=_reap)
     up = sub.add_parser("up", help="start a cluster and keep it running until Ctrl-C")
-    up.add_argument("kind", choices=("zk", "kraft"))
+    up.add_argument(
+        "kind", choices=("zk", "kraft", "secure"), help="secure: KRaft with SASL_SSL, mTLS, ACLs"
+    )
     up.add_argument("--workdir", help="where its configs, data and logs go (default: temp)")
     up.set_defaults(func=_up)
     args = parser.parse_args(argv)

@@ -31,9 +31,10 @@ from confluent_kafka.admin import (
 from testcluster import reaper
 from testcluster.broker import KafkaNode
 from testcluster.dist import KafkaDist
+from testcluster.jmx import JmxExporter, agent_jar
 from testcluster.logconf import write_log_configs
 from testcluster.node import Node
-from testcluster.ports import is_listening
+from testcluster.ports import free_ports, is_listening
 from testcluster.tools import run_tool
 from testcluster.waiting import GiveUp, WaitTimeout, wait_for
 
@@ -82,6 +83,9 @@ class KafkaCluster(ABC):
         self._admin: AdminClient | None = None
         self.started = False
         self.startup_seconds: float | None = None
+        self.jmx_exporter: JmxExporter | None = None
+        # Broker id -> port of its JMX exporter agent (only with `with_jmx_exporter`).
+        self.exporter_ports: dict[int, int] = {}
 
     # ---- what a subclass provides -------------------------------------------------------
 
@@ -122,6 +126,12 @@ class KafkaCluster(ABC):
         return ",".join(node.bootstrap for node in self.brokers.values())
 
     @property
+    def client_config(self) -> dict[str, str]:
+        """librdkafka settings of the harness's own clients: where to connect and, on a
+        secured cluster, how to authenticate (a subclass adds its security settings)."""
+        return {"bootstrap.servers": self.bootstrap_servers}
+
+    @property
     def broker_ids(self) -> list[int]:
         return sorted(self.brokers)
 
@@ -147,6 +157,7 @@ class KafkaCluster(ABC):
         self.brokers = {}
         write_log_configs(self.workdir)
         self._build(dist)
+        self._attach_jmx_exporter()
         self.started = True
         try:
             self._start_processes(timeout)
@@ -162,6 +173,32 @@ class KafkaCluster(ABC):
             raise
         self.startup_seconds = time.monotonic() - began
         return self
+
+    def with_jmx_exporter(self, config: Path | None = None) -> Self:
+        """Start every broker with the Prometheus JMX exporter agent (call before `start`).
+
+        Opt-in: the agent costs each broker JVM memory and start-up time, so the default
+        clusters go without. `config` defaults to the project's alerts/jmx-exporter config.
+        """
+        if self.started:
+            raise ClusterError("with_jmx_exporter() must be called before start()")
+        jar = agent_jar()
+        self.jmx_exporter = JmxExporter(jar) if config is None else JmxExporter(jar, config)
+        return self
+
+    @property
+    def exporter_targets(self) -> dict[int, str]:
+        """Broker id -> host:port of its JMX exporter, for a Prometheus scrape config."""
+        return {i: f"127.0.0.1:{port}" for i, port in sorted(self.exporter_ports.items())}
+
+    def _attach_jmx_exporter(self) -> None:
+        self.exporter_ports = {}
+        if self.jmx_exporter is None:
+            return
+        ports = free_ports(len(self.brokers))
+        for (broker_id, node), port in zip(sorted(self.brokers.items()), ports, strict=True):
+            node.process.jvm_flags.append(self.jmx_exporter.javaagent_flag(port))
+            self.exporter_ports[broker_id] = port
 
     def stop(self) -> None:
         """Tear everything down at once: SIGKILL every JVM (paused ones included).
@@ -311,7 +348,7 @@ class KafkaCluster(ABC):
 
     def _produce_one(self, topic: str) -> bool:
         config = {
-            "bootstrap.servers": self.bootstrap_servers,
+            **self.client_config,
             "acks": "all",
             "message.timeout.ms": 10000,
         }
@@ -336,7 +373,7 @@ class KafkaCluster(ABC):
         # whole process once while the coordinator was still loading (seen on a clean CI run).
         consumer = Consumer(
             {
-                "bootstrap.servers": self.bootstrap_servers,
+                **self.client_config,
                 "group.id": group,
                 "enable.auto.commit": False,
                 "socket.timeout.ms": 10000,
@@ -358,7 +395,7 @@ class KafkaCluster(ABC):
         if self._admin is None:
             self._admin = AdminClient(
                 {
-                    "bootstrap.servers": self.bootstrap_servers,
+                    **self.client_config,
                     "socket.timeout.ms": int(ADMIN_TIMEOUT * 1000),
                     "reconnect.backoff.max.ms": 1000,
                 },

@@ -30,7 +30,7 @@ def new_cluster_id() -> str:
 
 class KraftCluster(KafkaCluster):
     kind = "kraft"
-    node_dir_patterns = ("kraft-*",)
+    node_dir_patterns: tuple[str, ...] = ("kraft-*",)
 
     def __init__(
         self,
@@ -92,6 +92,10 @@ class KraftCluster(KafkaCluster):
         for node in self.brokers.values():
             node.start()
 
+    def _format_args(self) -> list[str]:
+        """Extra StorageTool format arguments (a secured cluster adds its SCRAM users)."""
+        return []
+
     def format_storage(self, timeout: float = 120.0) -> None:
         """StorageTool format on every node at once, all with the same cluster id."""
         running = []
@@ -99,7 +103,14 @@ class KraftCluster(KafkaCluster):
             node.prepare()
             command = java_command(
                 "kafka.tools.StorageTool",
-                ["format", "-t", self.cluster_id, "-c", str(node.properties_path)],
+                [
+                    "format",
+                    "-t",
+                    self.cluster_id,
+                    "-c",
+                    str(node.properties_path),
+                    *self._format_args(),
+                ],
                 self.dist.classpath,
                 self.workdir,
                 [*TOOL_HEAP, *log_flags(self.dist, self.workdir, "tool")],

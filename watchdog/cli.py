@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--connect",
         action="store_true",
-        help="also connect to every cluster (and ZooKeeper) and report what fails",
+        help="also connect to every cluster (and ZooKeeper), run each collection stage once "
+        "and report what fails: unreachable, authentication or TLS failures, missing ACLs",
     )
     check.add_argument(
         "--print",

@@ -1,6 +1,8 @@
 """Real clusters for the integration tests, from the project's own harness (testcluster/).
 
 - `zk_cluster`, `kraft_cluster`: one of each per session, started on first use.
+- `secure_cluster`: a KRaft cluster with SASL_SSL (SCRAM-SHA-512) and mTLS listeners and
+  ACLs enforced (testcluster/secure.py), one per session for all the security tests.
 - After every test, every started session cluster is healed (paused nodes resumed, dead
   ones restarted) and awaited until healthy, so a test may break whatever it likes.
 - `fresh_zk_cluster`, `fresh_kraft_cluster`: a private cluster for one test.
@@ -22,6 +24,7 @@ import pytest
 
 from testcluster import KafkaCluster, KraftCluster, ZkKafkaCluster, reap
 from testcluster.memory import RssPeaks, RssSampler
+from testcluster.secure import SecureKraftCluster
 
 HERE = Path(__file__).parent
 
@@ -85,6 +88,13 @@ def kraft_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KraftClu
     """3 combined broker+controller Kafka 4.x nodes."""
     cluster = KraftCluster(tmp_path_factory.mktemp("kraft-cluster"))
     yield from _serve(cluster, "kraft")
+
+
+@pytest.fixture(scope="session")
+def secure_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureKraftCluster]:
+    """3 KRaft nodes with SASL_SSL and mTLS listeners, ACLs on, watchdog principals made."""
+    cluster = SecureKraftCluster(tmp_path_factory.mktemp("secure-cluster"))
+    yield from _serve(cluster, "secure")
 
 
 _broken: dict[str, str] = {}

@@ -40,7 +40,7 @@ class Daemon:
             [
                 sys.executable,
                 "-m",
-                "watchdog",
+                "kafka_watchdog",
                 "run",
                 "--config",
                 str(self.config_path),

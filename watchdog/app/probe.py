@@ -8,6 +8,9 @@ from kafka_watchdog.config.schema import ClusterConfig, WatchdogConfig
 from kafka_watchdog.sources.admin import AdminSource, SourceError
 from kafka_watchdog.sources.zookeeper import ZooKeeperSource
 
+# DescribeConfigs is asked for this many topics at most: enough to show a missing ACL.
+PROBE_TOPICS = 100
+
 
 async def probe_cluster(cluster: ClusterConfig, request_timeout: float) -> list[str]:
     """Returns the problems found (empty when the cluster is fully reachable)."""
@@ -22,6 +25,7 @@ async def probe_cluster(cluster: ClusterConfig, request_timeout: float) -> list[
             f"cluster {cluster.name!r}: Admin API OK: cluster id {cluster_id}, "
             f"{len(description.brokers)} brokers, {len(topics)} topics"
         )
+        problems += await _check_acls(admin, [t.name for t in topics])
     except SourceError as exc:
         problems.append(str(exc))
     finally:
@@ -43,6 +47,18 @@ async def probe_cluster(cluster: ClusterConfig, request_timeout: float) -> list[
             problems.append(str(exc))
         finally:
             await zk.close()
+    return problems
+
+
+async def _check_acls(admin: AdminSource, topics: list[str]) -> list[str]:
+    """The stages after metadata, once each: a missing ACL shows here before the daemon
+    runs degraded (groups: Describe on groups; configs: DescribeConfigs on topics)."""
+    problems = []
+    for check in (admin.groups(), admin.topic_configs(topics[:PROBE_TOPICS])):
+        try:
+            await check
+        except SourceError as exc:
+            problems.append(str(exc))
     return problems
 
 

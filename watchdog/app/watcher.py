@@ -25,7 +25,7 @@ from kafka_watchdog.model.health import ClusterHealth, SourceHealth
 from kafka_watchdog.model.parts import AdminView, LogOffsets, Timed, ZkView
 from kafka_watchdog.model.snapshot import ClusterSnapshot, frozen_map
 from kafka_watchdog.model.store import SnapshotStore
-from kafka_watchdog.sources.admin import SourceError
+from kafka_watchdog.sources.admin import PartialAnswer, SourceError
 from kafka_watchdog.sources.isolated import IsolatedAdminSource
 from kafka_watchdog.sources.quorum import QuorumSource
 from kafka_watchdog.sources.zkmirror import ZkMirror
@@ -180,8 +180,11 @@ class ClusterWatcher:
         groups = None
         try:
             groups = frozen_map(await self.admin.groups())
+        except PartialAnswer as exc:  # some groups refused: the rest is still news
+            groups = frozen_map(exc.value)
+            self._record_failure(groups_health, started, str(exc), exc.reason)
         except SourceError as exc:
-            self._record_failure(groups_health, started, str(exc))
+            self._record_failure(groups_health, started, str(exc), exc.reason)
         else:
             groups_health.succeeded(started, time.time())
         every, led = self._partitions()
@@ -216,7 +219,11 @@ class ClusterWatcher:
         snap = self.store.latest
         assert snap is not None
         self.admin.start()
-        configs = await self.admin.topic_configs(list(snap.topics))
+        try:
+            configs = await self.admin.topic_configs(list(snap.topics))
+        except PartialAnswer as exc:  # some topics refused: keep the rest, fail the stage
+            self._update(configs=Timed(frozen_map(exc.value), time.time()))
+            raise
         self._update(configs=Timed(frozen_map(configs), time.time()))
 
     async def _check_zookeeper(self) -> None:
@@ -335,7 +342,7 @@ class ClusterWatcher:
         try:
             await step()
         except SourceError as exc:
-            self._record_failure(health, started, str(exc))
+            self._record_failure(health, started, str(exc), exc.reason)
         except Exception as exc:  # a bug must not stop the watch of this cluster
             log.exception("collection failed unexpectedly", extra={"kafka_cluster": self.name})
             self._record_failure(health, started, f"internal error: {exc!r}")
@@ -349,13 +356,15 @@ class ClusterWatcher:
                 )
             health.succeeded(started, time.time())
 
-    def _record_failure(self, health: SourceHealth, started: float, error: str) -> None:
+    def _record_failure(
+        self, health: SourceHealth, started: float, error: str, reason: str = "error"
+    ) -> None:
         now = time.time()
         # One warning when a stage starts failing, then one every REPEAT_WARNING_AFTER while
         # it stays broken: the wording of the error may change from one attempt to the next
         # (timed out, then transport failure) without anything new to tell.
         starts_failing = health.consecutive_failures == 0
-        health.failed(started, now, error)
+        health.failed(started, now, error, reason)
         last = self._last_warned.get(health.stage, 0.0)
         if not (starts_failing or now - last >= REPEAT_WARNING_AFTER):
             log.debug("%s (still failing)", error, extra={"kafka_cluster": self.name})

@@ -13,10 +13,12 @@ from pydantic import (
     BeforeValidator,
     Field,
     field_validator,
+    model_validator,
 )
 
 from kafka_watchdog.config.alerting import AlertingConfig
 from kafka_watchdog.config.durations import Duration
+from kafka_watchdog.config.oauth import OAuthBearerConfig
 from kafka_watchdog.config.schema_base import NameFilter as NameFilter
 from kafka_watchdog.config.schema_base import StrictModel, _host_port, _split_list
 from kafka_watchdog.config.zookeeper import ZooKeeperConfig as ZooKeeperConfig
@@ -146,6 +148,11 @@ class ClusterConfig(StrictModel):
         default_factory=dict,
         description="librdkafka properties passed through (security.protocol, sasl.*, ssl.*).",
     )
+    oauthbearer: OAuthBearerConfig | None = Field(
+        default=None,
+        description="Token provider for sasl.mechanism OAUTHBEARER (AWS MSK IAM); "
+        "docs/security.md.",
+    )
     topics: NameFilter = Field(default_factory=NameFilter)
     groups: NameFilter = Field(default_factory=NameFilter)
 
@@ -167,6 +174,26 @@ class ClusterConfig(StrictModel):
                     f"{key!r} is not a librdkafka property name (for example sasl.mechanism)"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _check_oauthbearer(self) -> ClusterConfig:
+        props = {k.lower(): str(v) for k, v in self.kafka_client.items()}
+        mechanism = (props.get("sasl.mechanism") or props.get("sasl.mechanisms") or "").upper()
+        if self.oauthbearer is not None and mechanism != "OAUTHBEARER":
+            raise ValueError(
+                "oauthbearer is set, so kafka_client needs sasl.mechanism: OAUTHBEARER "
+                "(and security.protocol: SASL_SSL)"
+            )
+        builtin = props.get("sasl.oauthbearer.method", "").lower() == "oidc" or props.get(
+            "enable.sasl.oauthbearer.unsecure.jwt", ""
+        ).lower() in ("true", "1")
+        if mechanism == "OAUTHBEARER" and self.oauthbearer is None and not builtin:
+            raise ValueError(
+                "sasl.mechanism OAUTHBEARER needs a token: set oauthbearer (provider: "
+                "aws_msk_iam) for AWS MSK IAM, or sasl.oauthbearer.method: oidc with its "
+                "client id, secret and token endpoint for an OIDC provider"
+            )
+        return self
 
     def client_properties(self) -> dict[str, str]:
         """librdkafka configuration, values as strings as librdkafka wants them."""

@@ -26,6 +26,9 @@ class SourceHealth:
     last_success: float | None = None
     last_duration: float | None = None
     last_error: str | None = None
+    # One word for why the last attempt failed (authentication, tls, authorization,
+    # unreachable, timeout, error); None after a success.
+    last_reason: str | None = None
     consecutive_failures: int = 0
     errors_total: int = 0
     attempts_total: int = 0
@@ -40,14 +43,16 @@ class SourceHealth:
         self.last_success = finished
         self.last_duration = finished - started
         self.last_error = None
+        self.last_reason = None
         self.consecutive_failures = 0
 
-    def failed(self, started: float, finished: float, error: str) -> None:
+    def failed(self, started: float, finished: float, error: str, reason: str = "error") -> None:
         self.attempts_total += 1
         self.errors_total += 1
         self.last_attempt = started
         self.last_duration = finished - started
         self.last_error = error
+        self.last_reason = reason
         self.consecutive_failures += 1
 
     def fresh(self, now: float, stale_after: float) -> bool:

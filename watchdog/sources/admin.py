@@ -37,47 +37,100 @@ from kafka_watchdog.model.snapshot import (
     TopicConfig,
     frozen_map,
 )
+from kafka_watchdog.sources import kafka_errors, tokens
 
 log = logging.getLogger(__name__)
 _rdkafka_log = logging.getLogger("librdkafka")
 T = TypeVar("T")
 CLOSE_TIMEOUT = 10.0
+OAUTH_FIRST_TOKEN_WAIT = 1.0
 
 
 class SourceError(Exception):
-    """A collection failed; the message is for people and names what to check."""
+    """A collection failed; the message is for people and names what to check.
+
+    `reason` says why in one word (kafka_errors.REASONS: authentication, tls,
+    authorization, unreachable, timeout, error), for the metrics and the API."""
+
+    def __init__(self, message: str, reason: str = kafka_errors.ERROR) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Crosses the worker process boundary pickled; keep the reason.
+        return (type(self), (str(self), self.reason))
 
 
-_UNREACHABLE = {"_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT", "_RESOLVE"}
-_DENIED = {
-    "_AUTHENTICATION",
-    "SASL_AUTHENTICATION_FAILED",
-    "CLUSTER_AUTHORIZATION_FAILED",
-    "TOPIC_AUTHORIZATION_FAILED",
-    "GROUP_AUTHORIZATION_FAILED",
-}
+class PartialAnswer(SourceError):
+    """Part of a collection was refused (a missing ACL on some topics or groups): `value` is
+    the answer for the rest, with the last known state carried for the refused part."""
+
+    def __init__(self, message: str, value: Any, reason: str = kafka_errors.AUTHORIZATION) -> None:
+        super().__init__(message, reason)
+        self.value = value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.value, self.reason))
 
 
-def describe_kafka_error(exc: BaseException, cluster: ClusterConfig, what: str = "") -> str:
+def describe_kafka_error(
+    exc: BaseException,
+    cluster: ClusterConfig,
+    what: str = "",
+    cause: kafka_errors.Diagnosis | None = None,
+) -> SourceError:
+    """A SourceError for a failed Admin call. `cause` is what librdkafka's error callback
+    said meanwhile (a refused password, an untrusted certificate): it is the real reason
+    behind a request that only timed out."""
     servers = ",".join(cluster.bootstrap_servers)
     doing = f" ({what})" if what else ""
     err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    name = err.name() if isinstance(err, KafkaError) else None
+    if isinstance(err, KafkaError) and cause is None:
+        cause = kafka_errors.diagnose_client_error(err.name(), err.str(), _mechanism(cluster))
+    if cause is not None and (name is None or name not in kafka_errors.AUTHORIZATION_ERRORS):
+        return SourceError(
+            f"cluster {cluster.name!r} at {servers}{doing}: {cause.detail}", cause.reason
+        )
     if isinstance(err, KafkaError):
-        if err.name() in _UNREACHABLE:
-            return (
+        if err.name() in kafka_errors.UNREACHABLE_ERRORS:
+            return SourceError(
                 f"cannot reach cluster {cluster.name!r} at {servers}{doing}: {err.str()} "
-                "(check bootstrap_servers, the network and the listener's security settings)"
+                "(check bootstrap_servers, the network and the listener's security settings: "
+                "security.protocol must match the listener)",
+                kafka_errors.UNREACHABLE,
             )
-        if err.name() in _DENIED:
-            return (
-                f"cluster {cluster.name!r} refused access{doing}: {err.str()} "
-                "(check kafka_client credentials and the principal's ACLs: Describe on the "
-                "cluster, topics and groups)"
+        if err.name() in kafka_errors.AUTHORIZATION_ERRORS:
+            return SourceError(
+                f"cluster {cluster.name!r} refused access{doing}: {err.str()} (the principal "
+                "lacks an ACL; docs/security.md lists the ones the watchdog needs: Describe on "
+                "the cluster, topics and groups, DescribeConfigs on topics)",
+                kafka_errors.AUTHORIZATION,
             )
-        return f"cluster {cluster.name!r}{doing}: {err.name()}: {err.str()}"
+        return SourceError(f"cluster {cluster.name!r}{doing}: {err.name()}: {err.str()}")
     if isinstance(exc, TimeoutError):
-        return f"cluster {cluster.name!r} at {servers} did not answer in time{doing}"
-    return f"cluster {cluster.name!r}{doing}: {type(exc).__name__}: {exc}"
+        return SourceError(
+            f"cluster {cluster.name!r} at {servers} did not answer in time{doing}",
+            kafka_errors.TIMEOUT,
+        )
+    return SourceError(f"cluster {cluster.name!r}{doing}: {type(exc).__name__}: {exc}")
+
+
+def _mechanism(cluster: ClusterConfig) -> str | None:
+    props = cluster.client_properties()
+    if not props.get("security.protocol", "").upper().startswith("SASL"):
+        return None
+    return props.get("sasl.mechanism") or props.get("sasl.mechanisms") or "GSSAPI"
+
+
+def _principal(cluster: ClusterConfig) -> str | None:
+    """The principal to name in a missing-ACL hint, when the config tells it."""
+    return cluster.client_properties().get("sasl.username")
+
+
+def _error_name(result: BaseException) -> str | None:
+    err = result.args[0] if isinstance(result, KafkaException) and result.args else None
+    return err.name() if isinstance(err, KafkaError) else None
 
 
 class AdminSource:
@@ -91,11 +144,16 @@ class AdminSource:
         self._client: AdminClient | None = None
         self._slots = asyncio.Semaphore(max_concurrent)
         self._last_offsets: dict[str, dict[tuple[str, int], int]] = {}
+        self._last_groups: dict[str, GroupState] = {}
+        self._last_configs: dict[str, TopicConfig] = {}
+        # A refused password or certificate is only told through the error callback; it is
+        # kept long enough to explain the requests that then time out.
+        self._client_errors = kafka_errors.ClientErrorLog(
+            _mechanism(cluster), keep_for=max(60.0, 3 * (request_timeout + 5))
+        )
 
-    def start(self) -> None:
-        """Create the librdkafka handle (idempotent); it connects in the background."""
-        if self._client is not None:
-            return
+    def client_conf(self) -> dict[str, Any]:
+        """The librdkafka configuration of the handle, callbacks included (no I/O)."""
         conf: dict[str, Any] = dict(self.cluster.client_properties())
         conf.setdefault("client.id", f"kafka-watchdog/{__version__}")
         conf.setdefault("log.connection.close", False)
@@ -107,13 +165,27 @@ class AdminSource:
         # Not a bound method: the handle would then reference its owner, and the pair could
         # only be freed by the cyclic GC, on whatever thread it runs; librdkafka aborts the
         # process when a handle is destroyed on one of its own threads.
-        conf["error_cb"] = functools.partial(_log_client_error, self.cluster.name)
-        conf["logger"] = _rdkafka_log
+        conf["error_cb"] = functools.partial(
+            _on_client_error, self.cluster.name, self._client_errors
+        )
+        conf["logger"] = _LIBRDKAFKA_LOG
+        if self.cluster.oauthbearer is not None:
+            conf["oauth_cb"] = tokens.oauth_callback(self.cluster.oauthbearer)
+        return conf
+
+    def start(self) -> None:
+        """Create the librdkafka handle (idempotent); it connects in the background."""
+        if self._client is not None:
+            return
         try:
-            self._client = AdminClient(conf)
+            self._client = AdminClient(self.client_conf())
         except KafkaException as exc:
             # A bad librdkafka property: the message names it.
             raise SourceError(f"cluster {self.cluster.name!r}: kafka_client: {exc}") from None
+        if self.cluster.oauthbearer is not None:
+            # The first token is asked for through the handle's queue: serve it now rather
+            # than let the first request wait out its timeout.
+            self._serve_callbacks(OAUTH_FIRST_TOKEN_WAIT)
 
     async def close(self) -> None:
         """Destroy the handle on a thread of our own, and wait for it a bounded time.
@@ -146,12 +218,36 @@ class AdminSource:
             raise RuntimeError("AdminSource.start() was not called")
         return self._client
 
+    def _serve_callbacks(self, wait: float = 0.0) -> None:
+        """Run the callbacks librdkafka queued: errors, logs, OAUTHBEARER token refreshes
+        (they only run when the client is polled, and the queue grows without bound while
+        nobody does)."""
+        if self._client is None:
+            return
+        try:
+            self._client.poll(wait)
+        except Exception as exc:  # raised by oauth_cb: no token, so no connection
+            self._client_errors.note(
+                kafka_errors.Diagnosis(
+                    kafka_errors.AUTHENTICATION,
+                    f"the OAUTHBEARER token provider failed: {type(exc).__name__}: {exc} "
+                    "(check oauthbearer and the credentials it signs with)",
+                )
+            )
+
+    def _error(self, exc: BaseException, what: str) -> SourceError:
+        self._serve_callbacks()
+        return describe_kafka_error(exc, self.cluster, what, self._client_errors.recent())
+
     async def _call(self, awaitable: Awaitable[T], what: str) -> T:
         async with self._slots:
             try:
-                return await asyncio.wait_for(awaitable, self.request_timeout + 5)
+                result = await asyncio.wait_for(awaitable, self.request_timeout + 5)
             except (KafkaException, TimeoutError) as exc:
-                raise SourceError(describe_kafka_error(exc, self.cluster, what)) from None
+                raise self._error(exc, what) from None
+        self._serve_callbacks()
+        self._client_errors.clear()
+        return result
 
     async def _all(self, futures: Iterable[Future[T]], what: str) -> list[T | BaseException]:
         """Every future's result or exception, under one overall timeout.
@@ -249,7 +345,7 @@ class AdminSource:
             elif result.offset >= 0:
                 out[(tp.topic, tp.partition)] = result.offset
         if failed and not out:
-            raise SourceError(describe_kafka_error(failed[0], self.cluster, "ListOffsets"))
+            raise self._error(failed[0], "ListOffsets")
         return out
 
     async def groups(self, with_offsets: bool = True) -> dict[str, GroupState]:
@@ -258,6 +354,10 @@ class AdminSource:
         Groups that are empty or have no members are kept (they still hold offsets and lag).
         ListConsumerGroupOffsets takes one group per request in confluent-kafka, so those
         requests fan out, bounded by the per-cluster limit.
+
+        Groups the principal may list but not Describe (ListGroups shows every group to a
+        principal with Describe on the cluster) raise PartialAnswer naming the missing ACL;
+        its value carries their last known state.
         """
         listing = await self._future(
             self.client.list_consumer_groups(**self._timeout_kw), "ListGroups"
@@ -265,18 +365,26 @@ class AdminSource:
         ids = [g.group_id for g in listing.valid if self.cluster.groups.allows(g.group_id)]
         listed = {g.group_id: g for g in listing.valid}
         if not ids:
+            self._last_groups = {}
             return {}
         described: dict[str, Any] = {}
+        denied: set[str] = set()
         futures = self.client.describe_consumer_groups(ids, **self._timeout_kw)
         results = await self._all(futures.values(), "DescribeGroups")
         for group_id, result in zip(futures, results, strict=True):
             if not isinstance(result, BaseException):
                 described[group_id] = result
+            elif _error_name(result) == "GROUP_AUTHORIZATION_FAILED":
+                denied.add(group_id)
         offsets: dict[str, dict[tuple[str, int], int]] = {}
         if with_offsets:
-            offsets = await self._group_offsets(ids)
+            offsets = await self._group_offsets([g for g in ids if g not in denied], denied)
         out = {}
         for group_id in ids:
+            if group_id in denied:
+                if group_id in self._last_groups:
+                    out[group_id] = self._last_groups[group_id]
+                continue
             desc = described.get(group_id)
             listing_entry = listed[group_id]
             state = desc.state if desc is not None else listing_entry.state
@@ -289,11 +397,26 @@ class AdminSource:
                 offsets=frozen_map(offsets.get(group_id, {})),
                 assigned=_assigned(desc),
             )
+        self._last_groups = out
+        if denied:
+            raise PartialAnswer(
+                f"cluster {self.cluster.name!r}: Describe on consumer groups denied for "
+                f"{len(denied)} of {len(ids)} groups ({kafka_errors.sample(list(denied))}): "
+                "their state and lag are unknown, their last known state is kept. The "
+                "principal lacks the Describe ACL on these groups (DescribeGroups and "
+                "OffsetFetch need it): "
+                + kafka_errors.missing_acl_hint("Describe", "group", _principal(self.cluster))
+                + ", or leave them out with groups.exclude",
+                out,
+            )
         return out
 
-    async def _group_offsets(self, ids: list[str]) -> dict[str, dict[tuple[str, int], int]]:
+    async def _group_offsets(
+        self, ids: list[str], denied: set[str]
+    ) -> dict[str, dict[tuple[str, int], int]]:
         """Committed offsets of every group. OffsetFetch takes one group per request in
-        confluent-kafka: all are sent at once, librdkafka queues them per coordinator."""
+        confluent-kafka: all are sent at once, librdkafka queues them per coordinator.
+        Groups whose fetch is refused are added to `denied`."""
         futures = {
             g: self.client.list_consumer_group_offsets(
                 [ConsumerGroupTopicPartitions(g)], **self._timeout_kw
@@ -304,6 +427,8 @@ class AdminSource:
         out: dict[str, dict[tuple[str, int], int]] = {}
         for group_id, result in zip(futures, results, strict=True):
             if isinstance(result, BaseException):
+                if _error_name(result) == "GROUP_AUTHORIZATION_FAILED":
+                    denied.add(group_id)
                 # Keep the last answer rather than report "no commits" for one cycle: lag
                 # series and alerts would vanish and come back.
                 log.debug("OffsetFetch %s: %s", group_id, result)
@@ -323,6 +448,8 @@ class AdminSource:
 
         DescribeConfigs answers with the effective value whatever its source (topic override,
         broker or cluster default), so broker defaults are resolved by the broker itself.
+        Topics whose configs are refused (no DescribeConfigs ACL) keep their last known
+        configs; a PartialAnswer names the ACL, or a SourceError when every topic is refused.
         """
         names = list(topics)
         if not names:
@@ -332,19 +459,53 @@ class AdminSource:
         )
         results = await self._all(futures.values(), "DescribeConfigs")
         out = {}
+        denied = []
         for resource, result in zip(futures, results, strict=True):
             if isinstance(result, BaseException):
+                if _error_name(result) == "TOPIC_AUTHORIZATION_FAILED":
+                    denied.append(resource.name)
+                    if resource.name in self._last_configs:
+                        out[resource.name] = self._last_configs[resource.name]
                 continue
             out[resource.name] = TopicConfig(
                 min_insync_replicas=_int(result.get("min.insync.replicas")),
                 unclean_leader_election=_bool(result.get("unclean.leader.election.enable")),
             )
+        self._last_configs = out
+        if denied:
+            message = (
+                f"cluster {self.cluster.name!r}: DescribeConfigs denied for {len(denied)} of "
+                f"{len(names)} topics ({kafka_errors.sample(denied)}): their "
+                "min.insync.replicas and unclean.leader.election.enable are unknown, so "
+                "under-min-ISR and config hazards cannot be judged for them. The principal "
+                "lacks the DescribeConfigs ACL on these topics: "
+                + kafka_errors.missing_acl_hint(
+                    "DescribeConfigs", "topic", _principal(self.cluster)
+                )
+            )
+            if len(denied) == len(names):
+                raise SourceError(message, kafka_errors.AUTHORIZATION)
+            raise PartialAnswer(message, out)
         return out
 
 
-def _log_client_error(cluster: str, err: KafkaError) -> None:
-    # librdkafka reports connection trouble here; the collection loop reports the outcome
-    # that matters (the cycle failed), so this stays at debug.
+class _DebugLog:
+    """librdkafka's own log lines, at debug whatever their level. A refused password makes
+    librdkafka log an ERROR per broker per retry (dozens a second); the collection loop
+    says it once, with the setting to fix. (Served by poll, like the error callback.)"""
+
+    def log(self, _level: int, msg: str, *args: object) -> None:
+        _rdkafka_log.debug(msg, *args)
+
+
+_LIBRDKAFKA_LOG = _DebugLog()
+
+
+def _on_client_error(cluster: str, errors: kafka_errors.ClientErrorLog, err: KafkaError) -> None:
+    # librdkafka reports connection trouble here (served by poll). The collection loop
+    # reports the outcome that matters (the cycle failed, and why): a refused password or
+    # certificate is kept to explain it; the rest stays at debug.
+    errors.record(err.name(), err.str())
     _rdkafka_log.debug("librdkafka: %s", err.str(), extra={"kafka_cluster": cluster})
 
 

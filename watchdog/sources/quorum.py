@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from kafka_watchdog.config.schema import ClusterConfig
 from kafka_watchdog.model.parts import Quorum, QuorumAnswer, Reassignments
 from kafka_watchdog.model.snapshot import frozen_map
+from kafka_watchdog.sources import kafka_errors, tokens
 from kafka_watchdog.sources.admin import SourceError
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ def kafka_python_config(cluster: ClusterConfig, request_timeout: float) -> dict[
             config["ssl_check_hostname"] = value.lower() == "https"
         elif not key.startswith(_IGNORABLE_PREFIXES):
             raise ValueError(f"kafka_client property {key!r} has no kafka-python equivalent")
+    if cluster.oauthbearer is not None:
+        config["sasl_oauth_token_provider"] = tokens.kafka_python_provider(cluster.oauthbearer)
     return config
 
 
@@ -87,7 +90,7 @@ class QuorumSource:
 
     def _connect(self) -> Any:
         from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError
+        from kafka.errors import KafkaError, KafkaTimeoutError
 
         try:
             config = kafka_python_config(self.cluster, self.request_timeout)
@@ -96,8 +99,14 @@ class QuorumSource:
         try:
             return KafkaAdminClient(**config)
         except KafkaError as exc:
+            # kafka-python does not say why a bootstrap failed (a refused password and an
+            # untrusted certificate both end as a timeout); librdkafka does, in the
+            # metadata stage, which uses the same settings.
             raise SourceError(
-                f"cluster {self.cluster.name!r}: quorum client cannot connect: {exc}"
+                f"cluster {self.cluster.name!r}: quorum client cannot connect: {exc} (if "
+                "the metadata stage reports an authentication or TLS failure, that is the "
+                "cause here too)",
+                kafka_errors.TIMEOUT if isinstance(exc, KafkaTimeoutError) else kafka_errors.ERROR,
             ) from None
 
     def _reassignments(self) -> Reassignments:

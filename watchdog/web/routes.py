@@ -78,6 +78,7 @@ def cluster_states(watchers: list[ClusterWatcher], now: float) -> list[dict[str,
                 h.stage: {
                     "last_success": h.last_success,
                     "last_error": h.last_error,
+                    "last_error_reason": h.last_reason,
                     "consecutive_failures": h.consecutive_failures,
                 }
                 for h in watcher.health.sources()

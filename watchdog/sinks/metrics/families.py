@@ -5,12 +5,18 @@ exposition time: about 8 us a series, 1.7 s for the 200,000 series of a 10,000-p
 cluster with 1,000 groups. A family here formats each sample line once, with one %-template
 per family, and the lines are the same in the Prometheus text format and in OpenMetrics (only
 the HELP/TYPE headers and the final `# EOF` differ), so one build serves both formats.
+
+Every family must be declared in `catalogue.py`: its help text, type and labels come from
+there (the help a caller passes is ignored), so /metrics, docs/metrics.md and the dashboards
+cannot drift apart.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+
+from kafka_watchdog.sinks.metrics.catalogue import BY_NAME
 
 PREFIX = "kafka_watchdog_"
 SCHEDULE_NOTE = " Collected on the watchdog's schedule, not at scrape time."
@@ -111,7 +117,19 @@ class Families:
     ) -> Family:
         family = self._families.get(full)
         if family is None:
-            family = Family(full, kind, doc + SCHEDULE_NOTE if scheduled else doc, labels)
+            spec = BY_NAME.get(full)
+            if spec is None:
+                raise ValueError(f"metric {full} is not declared in sinks/metrics/catalogue.py")
+            if spec.type != kind or not spec.accepts(tuple(labels)):
+                raise ValueError(
+                    f"metric {full} is a {kind} with labels {list(labels)}, but the catalogue "
+                    f"declares a {spec.type} with labels {list(spec.labels)}"
+                )
+            # `doc` is not used: the catalogue's help is the one text (the callers still pass
+            # theirs while the sinks are being reworked; it may go once they settle).
+            family = Family(
+                full, kind, spec.help + SCHEDULE_NOTE if scheduled else spec.help, labels
+            )
             self._families[full] = family
         elif family.kind != kind or family.labelnames != tuple(labels):
             raise ValueError(f"metric {full} declared twice with different type or labels")

@@ -41,6 +41,13 @@ def collect(fams: Families, watcher: ClusterWatcher, now: float) -> None:
     )
     attempts = fams.counter("collections", "Collections attempted per source and stage.", stage)
     errors = fams.counter("collection_errors", "Collections failed per source and stage.", stage)
+    failing = fams.gauge(
+        "collection_failing",
+        "1 while the stage's last attempt failed, with why: authentication, tls, "
+        "authorization (a missing ACL), unreachable, timeout or error. Absent while it "
+        "succeeds. The message is in /api/clusters and the log.",
+        [*stage, "reason"],
+    )
     for health in watcher.health.sources():
         labels = [name, health.source, health.stage]
         if health.last_success is not None:
@@ -49,6 +56,8 @@ def collect(fams: Families, watcher: ClusterWatcher, now: float) -> None:
             duration.add_metric(labels, health.last_duration)
         attempts.add_metric(labels, health.attempts_total)
         errors.add_metric(labels, health.errors_total)
+        if health.last_reason is not None:
+            failing.add_metric([*labels, health.last_reason], 1.0)
     if watcher.health.zookeeper is not None:
         current = watcher.health.zookeeper_state or "CONNECTING"
         zk_state = fams.gauge(
