@@ -21,8 +21,9 @@ case "$tool" in
   *) echo "go-tool.sh: unknown tool '$tool' (helm or helm-unittest)" >&2; exit 2 ;;
 esac
 
-command -v go >/dev/null || {
-  echo "go-tool.sh: Go is needed to build $tool (apt-get install golang-go, or go.dev/dl)" >&2
+go=${GO:-go}
+command -v "$go" >/dev/null || {
+  echo "go-tool.sh: Go >= 1.26 is needed to build $tool (go.dev/dl; set GO=/path/to/go)" >&2
   exit 1
 }
 
@@ -41,17 +42,17 @@ trap 'rm -rf "$work"' EXIT
 echo "go-tool.sh: building $tool $version into $dir (once per machine)" >&2
 case "$tool" in
   helm)
-    GOBIN=$work go install "helm.sh/helm/v3/cmd/helm@$version" >&2
+    GOBIN=$work "$go" install "helm.sh/helm/v3/cmd/helm@$version" >&2
     ;;
   helm-unittest)
     # `go install` refuses helm-unittest: its go.mod has a replace directive. A wrapper module
     # that requires it and repeats that one replace builds the same binary.
     (
       cd "$work"
-      go mod init kafka-watchdog/helm-unittest-wrapper >/dev/null 2>&1
-      go mod edit -replace=github.com/vmware-labs/yaml-jsonpath@v0.3.2=github.com/helm-unittest/yaml-jsonpath@v0.4.0
-      go get "github.com/helm-unittest/helm-unittest/cmd/helm-unittest@$version" >&2
-      go build -o "$work/helm-unittest" github.com/helm-unittest/helm-unittest/cmd/helm-unittest >&2
+      "$go" mod init kafka-watchdog/helm-unittest-wrapper >/dev/null 2>&1
+      "$go" mod edit -replace=github.com/vmware-labs/yaml-jsonpath@v0.3.2=github.com/helm-unittest/yaml-jsonpath@v0.4.0
+      "$go" get "github.com/helm-unittest/helm-unittest/cmd/helm-unittest@$version" >&2
+      "$go" build -o "$work/helm-unittest" github.com/helm-unittest/helm-unittest/cmd/helm-unittest >&2
     )
     ;;
 esac

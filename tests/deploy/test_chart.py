@@ -23,6 +23,7 @@ from tests.deploy.chart import (
     CHART,
     CI_VALUES,
     FIXTURES,
+    ROOT,
     SIDECAR_EXAMPLE,
     SIDECAR_VALUES,
     RenderError,
@@ -388,3 +389,34 @@ def test_chart_version_follows_the_daemon() -> None:
 
     meta = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert meta["appVersion"] == __version__
+
+
+def test_the_committed_rules_and_dashboards_render_valid_objects(tmp_path: Path) -> None:
+    """The real copies in files/ (make chart-files), not the fixtures: once alerts/ and
+    dashboards/ exist in the repository, their PrometheusRule and ConfigMaps must validate."""
+    rules = sorted((CHART / "files" / "alerts").glob("*.rules.yml"))
+    boards = sorted((CHART / "files" / "dashboards").glob("*.json"))
+    if not rules and not boards:
+        # Nothing generated yet: then the repository has nothing to copy either.
+        assert not list(ROOT.glob("alerts/*.rules.yml")) and not list(
+            ROOT.glob("dashboards/*.json")
+        )
+        return
+    sets = [
+        f"prometheusRule.enabled={str(bool(rules)).lower()}",
+        f"dashboards.enabled={str(bool(boards)).lower()}",
+    ]
+    docs = render(CHART, [CI_VALUES / "default-values.yaml"], sets)
+    found = [p for doc in docs for p in validate.problems(doc, "1.30.0")]
+    assert not found, "\n".join(found)
+    if rules:
+        spec = one(docs, "PrometheusRule")["spec"]
+        file = tmp_path / "rules.yml"
+        file.write_text(yaml.safe_dump(spec))
+        promtool = shutil.which("promtool")
+        assert promtool, "promtool is missing: make promtool"
+        out = subprocess.run([promtool, "check", "rules", str(file)], capture_output=True,
+                             text=True, check=False)  # fmt: skip
+        assert out.returncode == 0, out.stdout + out.stderr
+    names = [d["metadata"]["name"] for d in docs if d["kind"] == "ConfigMap"]
+    assert len(names) == len(set(names)) == 1 + len(boards)
