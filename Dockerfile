@@ -8,7 +8,7 @@
 # official slim image, and `make image` builds on a debootstrap'ed Debian bookworm with Debian's
 # python3 (tools/image.sh), passed as --build-arg BASE_IMAGE=... Nothing here relies on paths
 # that only one of them has. Python 3.11 because it is what Debian bookworm ships: the image
-# that the tests build and run is the same interpreter as the default one.
+# that the tests build and run has the same Python minor version as the default one.
 ARG BASE_IMAGE=python:3.11.14-slim-bookworm
 
 # ---- deps: a venv with the pinned dependencies (its own stage, so it can be cached alone) ---
@@ -36,9 +36,6 @@ RUN /opt/venv/bin/pip install --only-binary=:all: --requirement docker/requireme
 
 # ---- builder: the wheel, installed into that venv --------------------------------------------
 FROM deps AS builder
-# Build arguments do not cross stages: the same two again, for the build backend's download.
-ARG PIP_CERT=""
-ARG PIP_INDEX_URL=""
 COPY pyproject.toml README.md ./
 COPY watchdog/ watchdog/
 # The wheel, then the wheel alone into the venv: `pip check` fails the build when the pins no
