@@ -1,6 +1,8 @@
 # kafka-watchdog: everything a newcomer needs, installed from this repo's own files.
 #   make demo   the watchdog against a real local ZooKeeper-mode cluster (started for you)
 #   make test   the whole suite: lint, types, unit and integration tests on real clusters
+#   make image  the container image (localhost/kafka-watchdog:dev) with buildah, no Docker
+#   make deploy-check  Dockerfile and Helm chart checks (lint, schemas, helm-unittest)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: help venv kafka promtool alertmanager grafana-validator generate demo test lint unit \
-	integration clean reap
+	integration clean reap deploy-tools image-tools image deploy-check chart-files
 
 # Per-machine cache (Kafka jars, the JMX exporter agent, Go tools), shared with testcluster/.
 CACHE ?= $(or $(KAFKA_WATCHDOG_CACHE),$(HOME)/.cache/kafka-watchdog)
@@ -28,6 +30,40 @@ $(STAMP): pyproject.toml
 	touch $@
 
 venv: $(STAMP)
+
+# The image and chart checks' Python tools (pyproject's deploy extra), over the test venv.
+DEPLOY_STAMP := $(VENV)/.deploy-installed
+$(DEPLOY_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e '.[deploy]'
+	touch $@
+
+# helm and helm-unittest: Go builds, once per machine, cached under ~/.cache/kafka-watchdog/tools
+# (a cold helm build takes minutes; later runs only find it).
+deploy-tools: $(DEPLOY_STAMP)
+	@GO=$(GO) tools/go-tool.sh helm >/dev/null
+	@GO=$(GO) tools/go-tool.sh helm-unittest >/dev/null
+
+# buildah builds and debootstrap makes the local base image (Debian packages; needs root).
+image-tools:
+	@command -v buildah >/dev/null && command -v debootstrap >/dev/null || { apt-get update -qq && \
+		apt-get -o DPkg::Lock::Timeout=600 install -y -qq buildah debootstrap >/dev/null; }
+
+# The container image on a debootstrap'ed bookworm base made once per machine (tools/image.sh).
+image: image-tools $(DEPLOY_STAMP)
+	$(BIN)/hadolint Dockerfile
+	tools/image.sh build
+	tools/image.sh size
+
+# The chart's copies of the generated rules and dashboards (Helm cannot read outside the
+# chart); `make generate` should call this.
+chart-files:
+	tools/chart-files.sh
+
+# Static deploy checks (no cluster): hadolint on the Dockerfile; the chart's lint, values
+# matrix rendered and validated against the Kubernetes and operator schemas, helm-unittest.
+# The image itself is built and run by tests/integration/test_image.py.
+deploy-check: deploy-tools promtool
+	$(BIN)/pytest tests/deploy -q
 
 # Kafka 3.9 (ZooKeeper mode) and 4.x (KRaft) jars from Maven Central, cached outside the repo.
 kafka: venv
@@ -75,10 +111,10 @@ lint: venv
 unit: venv promtool grafana-validator
 	$(BIN)/pytest tests/unit -q
 
-integration: venv kafka promtool alertmanager
+integration: venv kafka promtool alertmanager deploy-tools image-tools
 	$(BIN)/pytest tests/integration -m integration -v
 
-test: venv kafka promtool alertmanager grafana-validator lint
+test: venv kafka promtool alertmanager grafana-validator lint deploy-check image-tools
 	$(BIN)/pytest tests/unit -q
 	$(BIN)/pytest tests/integration -m integration -v
 
