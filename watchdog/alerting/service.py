@@ -106,6 +106,9 @@ class AlertingService:
         )
         self._was_leader = False
         self._published_at = 0.0
+        # Evaluations completed: lets an operator (and the tests) tell "nothing happened"
+        # from "nothing was evaluated" (a stuck or starved loop).
+        self.evaluations_total = 0
         self._dirty = False
 
     @property
@@ -272,6 +275,8 @@ class AlertingService:
                 self.evaluate_once(time.time())
             except Exception:  # a bug in a rule must not stop alerting
                 log.exception("alert evaluation failed")
+            else:
+                self.evaluations_total += 1
             await asyncio.sleep(self.config.evaluation_interval)
 
     # -- delivery -------------------------------------------------------------------------
