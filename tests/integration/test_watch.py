@@ -7,6 +7,7 @@ through the Admin API alone (managed-style), and a KRaft cluster.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -95,6 +96,7 @@ async def test_paused_follower_shrinks_then_expands_the_isr(
     leader = cluster.leader_of(topic)
     follower = next(b for b in cluster.isr_of(topic) if b != leader)
     node = cluster.broker(follower)
+    paused_at = time.time()
     await in_thread(node.pause)
     try:
         shrink = await wait_event(watcher, K.ISR_SHRINK, topic, 0, within=60)
@@ -104,7 +106,11 @@ async def test_paused_follower_shrinks_then_expands_the_isr(
     expand = await wait_event(watcher, K.ISR_EXPAND, topic, 0, within=90)
     assert follower in expand.after  # type: ignore[operator]
     if watcher.zookeeper is not None:
-        assert shrink.source_time is not None and 0 <= shrink.delay < 5  # type: ignore[operator]
+        # The event carries when the controller wrote the change (the znode's mtime, same
+        # clock on this machine): after the pause, before the watchdog saw it. How soon it
+        # saw it is a figure for bench/collection.py, not a test's business.
+        assert shrink.source_time is not None
+        assert paused_at <= shrink.source_time <= shrink.observed_at
 
 
 @FAULT_MODES
