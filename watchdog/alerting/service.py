@@ -247,8 +247,12 @@ class AlertingService:
             await self._take_over(now)
         self._was_leader = leader
         if leader and (self._dirty or now - self._published_at >= 30.0):
-            await self.leadership.publish(self.handover_state())
+            # Cleared before the write, not after: a delivery that ends while the write is
+            # in flight sets it again, so the next evaluation publishes the emptier outbox.
+            # (Cleared after, the standby could take over a notification already sent and
+            # send it again: seen as a second page under load.)
             self._published_at, self._dirty = now, False
+            await self.leadership.publish(self.handover_state())
 
     def _outbox_rows(self, n: Notification) -> list[tuple[str, str, dict[str, Any]]]:
         receiver = self.receivers[n.receiver]
