@@ -1,13 +1,15 @@
 # kafka-watchdog: everything a newcomer needs, installed from this repo's own files.
 #   make demo   the watchdog against a real local ZooKeeper-mode cluster (started for you)
 #   make test   the whole suite: lint, types, unit and integration tests on real clusters
+#   make integration-under-load   the integration tests while stress-ng keeps both cores busy
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv kafka promtool alertmanager demo test lint unit integration clean reap
+.PHONY: help venv kafka promtool alertmanager stress-ng demo test lint unit integration \
+	integration-under-load clean reap
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -33,6 +35,10 @@ promtool:
 alertmanager:
 	@command -v prometheus-alertmanager >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus-alertmanager >/dev/null; }
 
+# stress-ng (Debian) is the CPU hog of `make integration-under-load`.
+stress-ng:
+	@command -v stress-ng >/dev/null || { apt-get update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq stress-ng >/dev/null; }
+
 demo: venv kafka
 	$(BIN)/python -m testcluster.demo
 
@@ -47,6 +53,13 @@ unit: venv
 
 integration: venv kafka promtool alertmanager
 	$(BIN)/pytest tests/integration -m integration -v
+
+# The suite must hold on a busy machine (docs/testing.md): a CPU hog on every core meanwhile
+# (--cpu 0: one worker per core; --timeout: it ends even if this recipe is interrupted).
+integration-under-load: venv kafka promtool alertmanager stress-ng
+	stress-ng --cpu 0 --timeout 90m --quiet & hog=$$!; \
+	$(BIN)/pytest tests/integration -m integration -v --durations=10; rc=$$?; \
+	kill $$hog; exit $$rc
 
 test: venv kafka promtool alertmanager lint
 	$(BIN)/pytest tests/unit -q
