@@ -3,14 +3,16 @@
 #   make test   the whole suite: lint, types, unit and integration tests on real clusters
 #   make image  the container image (localhost/kafka-watchdog:dev) with buildah, no Docker
 #   make deploy-check  Dockerfile and Helm chart checks (lint, schemas, helm-unittest)
+#   make integration-under-load   the integration tests while stress-ng keeps both cores busy
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv kafka promtool alertmanager grafana-validator generate demo test lint unit \
-	integration clean reap deploy-tools image-tools image deploy-check chart-files
+.PHONY: help venv kafka promtool alertmanager stress-ng grafana-validator generate demo test \
+	lint unit integration integration-under-load clean reap deploy-tools image-tools image \
+	deploy-check chart-files
 
 # Per-machine cache (Kafka jars, the JMX exporter agent, Go tools), shared with testcluster/.
 CACHE ?= $(or $(KAFKA_WATCHDOG_CACHE),$(HOME)/.cache/kafka-watchdog)
@@ -94,6 +96,10 @@ generate: venv
 alertmanager:
 	@command -v prometheus-alertmanager >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus-alertmanager >/dev/null; }
 
+# stress-ng (Debian) is the CPU hog of `make integration-under-load`.
+stress-ng:
+	@command -v stress-ng >/dev/null || { apt-get update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq stress-ng >/dev/null; }
+
 demo: venv kafka
 	$(BIN)/python -m testcluster.demo
 
@@ -113,6 +119,13 @@ unit: venv promtool grafana-validator
 
 integration: venv kafka promtool alertmanager deploy-tools image-tools
 	$(BIN)/pytest tests/integration -m integration -v
+
+# The suite must hold on a busy machine (docs/testing.md): a CPU hog on every core meanwhile
+# (--cpu 0: one worker per core; --timeout: it ends even if this recipe is interrupted).
+integration-under-load: venv kafka promtool alertmanager deploy-tools image-tools stress-ng
+	stress-ng --cpu 0 --timeout 90m --quiet & hog=$$!; \
+	$(BIN)/pytest tests/integration -m integration -v --durations=10; rc=$$?; \
+	kill $$hog; exit $$rc
 
 test: venv kafka promtool alertmanager grafana-validator lint deploy-check image-tools
 	$(BIN)/pytest tests/unit -q

@@ -197,6 +197,9 @@ class RateConsumer(_Worker):
         self.group = group
         self.commit_interval = commit_interval
         self.consumed = 0
+        # Per partition: a member need not have read (nor committed) every partition it owns
+        # by the time a test stops it, so accounting is per partition.
+        self.consumed_by_partition: dict[int, int] = {}
         self.assignment: list[TopicPartition] = []
         self._pacer = _Pacer(rate)
         self._config: dict[str, Any] = {
@@ -253,6 +256,10 @@ class RateConsumer(_Worker):
                         self._error(str(error))
                     else:
                         self.consumed += 1
+                        partition = message.partition()
+                        if partition is not None:  # always set on a message that was read
+                            counts = self.consumed_by_partition
+                            counts[partition] = counts.get(partition, 0) + 1
                         self._pacer.took_one()
                         dirty = True
                 if dirty and time.monotonic() - last_commit >= self.commit_interval:

@@ -5,6 +5,7 @@ Events API v2 shape; the API base is configurable)."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import threading
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from confluent_kafka import Producer
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.daemon import Daemon, free_port
 
@@ -72,6 +74,12 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
+# The alerting timings of these tests, short so that an incident is told within seconds.
+EVALUATION_INTERVAL = 0.5
+GROUP_WAIT = 2.0
+GROUP_INTERVAL = 3.0
+
+
 def alerting_config(
     cluster: Any, receiver: Receiver, state_dir: Path, **extra: Any
 ) -> dict[str, Any]:
@@ -90,10 +98,10 @@ def alerting_config(
             }
         ],
         "alerting": {
-            "evaluation_interval": "500ms",
+            "evaluation_interval": f"{EVALUATION_INTERVAL}s",
             "state_dir": str(state_dir),
-            "group_wait": "2s",
-            "group_interval": "3s",
+            "group_wait": f"{GROUP_WAIT}s",
+            "group_interval": f"{GROUP_INTERVAL}s",
             "retry_max_interval": "2s",
             "rules": {"risky_topic_config": {"enabled": False}},
             **extra,
@@ -102,11 +110,14 @@ def alerting_config(
 
 
 def topic_with_a_follower(cluster: Any, prefix: str) -> tuple[str, int]:
-    """A new RF 3 topic and one of its followers (the broker the tests pause)."""
+    """A new RF 3 topic and one of its followers (the broker the tests pause), not the
+    controller if it can help it: pausing the controller also moves controllership and
+    unregisters the broker, incidents these tests are not about."""
     topic = f"{prefix}-{uuid.uuid4().hex[:6]}"
     cluster.create_topic(topic, partitions=1, rf=3)
-    leader = cluster.leader_of(topic)
-    return topic, next(b for b in cluster.replicas_of(topic) if b != leader)
+    leader, controller = cluster.leader_of(topic), cluster.controller_id()
+    followers = [b for b in cluster.replicas_of(topic) if b != leader]
+    return topic, next((b for b in followers if b != controller), followers[0])
 
 
 def under_replicated_only(topic: str) -> dict[str, Any]:
@@ -136,6 +147,38 @@ def wait(predicate: Any, what: str, timeout: float = 90) -> Any:
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def sample(daemon: Daemon, name: str, **labels: str) -> float | None:
+    """One sample of the daemon's /metrics, None when it is not there."""
+    for family in text_string_to_metric_families(daemon.get("/metrics")[1]):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return None
+
+
+def evaluations(daemon: Daemon) -> int:
+    return int(sample(daemon, "kafka_watchdog_alert_evaluations_total") or 0)
+
+
+def settled(daemon: Daemon, receiver: str) -> None:
+    """Wait until nothing more can be on its way to `receiver`: from now on the daemon has
+    evaluated its alerts for longer than group_wait and group_interval (counted in
+    evaluations, which are at least evaluation_interval apart, so a busy machine makes this
+    take longer, never prove less) and its outbox holds nothing for `receiver` (a row leaves
+    the outbox only once the receiver took it). A notification that has not arrived then was
+    not going to: this replaces sleeping and hoping the machine kept up."""
+    span = max(GROUP_WAIT, GROUP_INTERVAL)
+    target = evaluations(daemon) + math.ceil(span / EVALUATION_INTERVAL) + 2
+    daemon.wait(
+        lambda: (
+            evaluations(daemon) >= target
+            and sample(daemon, "kafka_watchdog_notifications_queued", receiver=receiver) == 0
+        ),
+        f"{target} alert evaluations and an empty outbox for {receiver}",
+        120,
+    )
 
 
 def produce(bootstrap: str, topic: str, count: int, acks: str) -> None:
@@ -189,8 +232,8 @@ def test_seed_incident_pages_once_with_partition_brokers_and_records_lost(
         cluster.broker(leader).kill()
         wait(lambda: cluster.leader_of(topic) == -1, "the partition to go offline")
         cluster.broker(stale).start()
-        events = wait(lambda: receiver.at("/pd/v2/enqueue"), "a PagerDuty event", 120)
-        time.sleep(8)  # more evaluations and group intervals: nothing more may come
+        wait(lambda: receiver.at("/pd/v2/enqueue"), "a PagerDuty event", 120)
+        settled(daemon, "pager")  # nothing more may come
         events = receiver.at("/pd/v2/enqueue")
         assert len(events) == 1, events
         (event,) = events
@@ -242,7 +285,7 @@ def test_outage_and_restart_lose_nothing_and_repeat_nothing(
     receiver.down = False
     with Daemon(tmp_path / "second", config) as daemon:
         resolved = wait(lambda: receiver.at(chat)[1:], "the queued resolve after the restart")
-        time.sleep(6)
+        settled(daemon, "chat")  # and the firing message is not told again
         posts = receiver.at(chat)
     assert len(posts) == 2, posts
     assert resolved[0]["title"].startswith("[RESOLVED] under_replicated")
@@ -372,14 +415,8 @@ def test_silence_from_the_api_holds_notifications_until_it_is_expired(
         with urllib.request.urlopen(request, timeout=5) as response:
             silence = json.loads(response.read())
         cluster.broker(follower).pause()
-        daemon.wait(
-            lambda: any(
-                a["state"] == "firing" and a["finding"]["labels"].get("topic") == topic
-                for a in json.loads(daemon.get("/api/alerts")[1])
-            ),
-            "the alert to fire (silenced)",
-        )
-        time.sleep(6)  # past group_wait: a notification would have gone out by now
+        daemon.wait(lambda: firing(daemon, topic), "the alert to fire (silenced)")
+        settled(daemon, "chat")  # past group_wait: a notification would have gone out
         assert receiver.at("/chat") == []
         expire = urllib.request.Request(
             f"{daemon.url}/api/silences/{silence['id']}", method="DELETE"
@@ -396,7 +433,8 @@ def test_two_replicas_one_notifier_and_failover_does_not_page_again(
 ) -> None:
     """Two replicas share a ZooKeeper lock: an incident is told once; the notifier dies
     (kill -9) mid-incident; the standby takes over without telling it again, and tells its
-    resolve."""
+    resolve. What is asserted is what on-call sees (one page, one resolve, the resolve from
+    the standby), not how many alerts the cluster happened to raise meanwhile."""
     cluster = zk_cluster
     topic, follower = topic_with_a_follower(cluster, "ha")
     hosts = cluster.zk_connect.split("/")[0]
@@ -426,16 +464,30 @@ def test_two_replicas_one_notifier_and_failover_does_not_page_again(
         leader, standby = (a, b) if first[0] is a else (b, a)
         cluster.broker(follower).pause()
         wait(lambda: receiver.at("/chat"), "the firing message")
-        time.sleep(3)  # the standby has fired too, silently
-        assert len(receiver.at("/chat")) == 1
+        # The notifier has told it once, and published that (each evaluation publishes a
+        # changed state first) before the evaluations `settled` waits for.
+        settled(leader, "chat")
+        assert len(receiver.at("/chat")) == 1, receiver.at("/chat")
+        standby.wait(lambda: firing(standby, topic), "the standby to fire too, silently")
         assert leader.proc is not None
         leader.proc.kill()  # no goodbye: its lock goes with its ZooKeeper session
         standby.wait(lambda: notifier in standby.get("/metrics")[1], "the standby to take over")
-        time.sleep(8)  # more than group_wait and group_interval: a re-page would be here
+        settled(standby, "chat")  # a re-page would be here by now
         assert len(receiver.at("/chat")) == 1, receiver.at("/chat")
         cluster.broker(follower).resume()
         resolved = wait(lambda: receiver.at("/chat")[1:], "the resolve from the new notifier")
-        time.sleep(4)
-    assert len(receiver.at("/chat")) == 2
+        settled(standby, "chat")
+        # Both messages the standby could have sent, only the resolve came from it.
+        sent = sample(standby, "kafka_watchdog_notifications_sent_total", receiver="chat")
+    assert len(receiver.at("/chat")) == 2, receiver.at("/chat")
     assert resolved[0]["title"].startswith("[RESOLVED] under_replicated")
-    assert "took over 1 alerts" in standby.log()
+    assert topic in resolved[0]["message"]
+    assert sent == 1
+    assert "alerting HA: took over" in standby.log()
+
+
+def firing(daemon: Daemon, topic: str) -> bool:
+    return any(
+        a["state"] == "firing" and a["finding"]["labels"].get("topic") == topic
+        for a in json.loads(daemon.get("/api/alerts")[1])
+    )

@@ -79,7 +79,15 @@ def test_watches_zookeeper_and_kraft_clusters_and_reports_the_unreachable_one(
         ]
         assert not problems, problems
         assert "kafka_topic_partition_in_sync_replica{" in text  # kafka_exporter names too
-        assert metric_values(text, "kafka_watchdog_up") == {"zk": 1, "kraft": 1, "ghost": 0}
+        # `up` is judged at each scrape from the view's age; the clusters were ready a moment
+        # ago, but on a busy machine a cycle may have been slow since: wait for the answer.
+        daemon.wait(
+            lambda: (
+                metric_values(daemon.get("/metrics")[1], "kafka_watchdog_up")
+                == {"zk": 1, "kraft": 1, "ghost": 0}
+            ),
+            "up 1 for the two real clusters and 0 for the unreachable one",
+        )
         assert metric_values(text, "kafka_watchdog_brokers") == {"zk": 3, "kraft": 3}
 
         # Unreachable is retried, not fatal, and not logged on every attempt.

@@ -56,9 +56,12 @@ async def wait_event(
     topic: str | None = None,
     partition: int | None = None,
     within: float = 60.0,
+    where: Callable[[Event], bool] = lambda _: True,
 ) -> Event:
+    """The latest such event (`where` picks the one a test is about: a busy cluster may
+    add others of the same kind, a second controller move say)."""
     found = await until(
-        lambda: events(watcher, kind, topic, partition),
+        lambda: [e for e in events(watcher, kind, topic, partition) if where(e)],
         lambda: (
             f"{kind.value} on {topic}-{partition}; seen: "
             + ", ".join(f"{e.kind.value}:{e.subject}" for e in list(watcher.events)[-30:])

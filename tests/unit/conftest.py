@@ -8,6 +8,10 @@ from collections.abc import Iterator
 import pytest
 import pytest_socket
 
+# urllib3 (under the MSK token signer's botocore) opens an AF_INET6 socket at import to learn
+# whether IPv6 exists; imported here, before sockets are blocked, that probe is not a test's.
+import urllib3  # noqa: F401
+
 from kafka_watchdog.config import secrets
 
 

@@ -5,11 +5,12 @@ Cases are (description, previous, current, expected events as (kind, subject) pa
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import pytest
 
-from kafka_watchdog.detection.diff import diff
+from kafka_watchdog.detection.diff import Differ, diff, remember_leaders
 from kafka_watchdog.detection.events import EventKind as K
 from kafka_watchdog.model.snapshot import (
     Broker,
@@ -245,3 +246,125 @@ def test_31_snapshot_partition_lookup_is_safe() -> None:
     assert s.partition("t", 0) == OK
     assert s.partition("t", 1) is None and s.partition("nope", 0) is None
     assert replace(OK, leader=-1).offline
+
+
+# A leader change through a moment with no leader: the controller may write leader -1 first
+# and the new leader later (seen on a busy ZooKeeper-mode cluster when a leader was killed).
+# Each case is a sequence of snapshots fed in order to one Differ, and the events expected at
+# each step after the first: (kind, subject, before, after).
+A1 = p(1, (1, 2, 3))
+SEQUENCES = [
+    (
+        "32 A -> no leader -> B: offline, then back online AND a leader change from A to B",
+        [A1, p(-1, (2, 3)), p(2, (2, 3))],
+        [
+            [(K.ISR_SHRINK, "t-0", (1, 2, 3), (2, 3)), (K.PARTITION_OFFLINE, "t-0", 1, -1)],
+            [(K.PARTITION_ONLINE, "t-0", -1, 2), (K.LEADER_CHANGED, "t-0", 1, 2)],
+        ],
+    ),
+    (
+        "33 A -> no leader -> A: back online with the same leader: no leader change",
+        [p(3, (3,)), p(-1, (3,)), p(3, (3,))],
+        [
+            [(K.PARTITION_OFFLINE, "t-0", 3, -1)],
+            [(K.PARTITION_ONLINE, "t-0", -1, 3)],
+        ],
+    ),
+    (
+        "34 A -> no leader -> no leader -> B: the spell spans snapshots (the ISR shrinks "
+        "meanwhile); the change is still from A",
+        [A1, p(-1, (2, 3)), p(-1, (2,)), p(2, (2,))],
+        [
+            [(K.ISR_SHRINK, "t-0", (1, 2, 3), (2, 3)), (K.PARTITION_OFFLINE, "t-0", 1, -1)],
+            [(K.ISR_SHRINK, "t-0", (2, 3), (2,))],
+            [(K.PARTITION_ONLINE, "t-0", -1, 2), (K.LEADER_CHANGED, "t-0", 1, 2)],
+        ],
+    ),
+    (
+        "35 the watchdog started while the partition was offline: its leader before is "
+        "unknown, so it comes back online and no change is claimed",
+        [p(-1, (2, 3)), p(-1, (2, 3)), p(2, (2, 3))],
+        [
+            [],
+            [(K.PARTITION_ONLINE, "t-0", -1, 2)],
+        ],
+    ),
+    (
+        "36 A -> no leader -> B outside the last ISR: a leader change AND an unclean election",
+        [p(1, (1,)), p(-1, (1,)), p(2, (2,))],
+        [
+            [(K.PARTITION_OFFLINE, "t-0", 1, -1)],
+            [
+                (K.ISR_SHRINK, "t-0", (1,), (2,)),
+                (K.ISR_EXPAND, "t-0", (1,), (2,)),
+                (K.PARTITION_ONLINE, "t-0", -1, 2),
+                (K.LEADER_CHANGED, "t-0", 1, 2),
+                (K.UNCLEAN_LEADER_ELECTION, "t-0", (-1, (1,)), (2, (2,))),
+            ],
+        ],
+    ),
+    (
+        "37 A -> no leader -> B -> no leader -> B: each spell remembers its own leader",
+        [A1, p(-1, (2, 3)), p(2, (2, 3)), p(-1, (2, 3)), p(2, (2, 3))],
+        [
+            [(K.ISR_SHRINK, "t-0", (1, 2, 3), (2, 3)), (K.PARTITION_OFFLINE, "t-0", 1, -1)],
+            [(K.PARTITION_ONLINE, "t-0", -1, 2), (K.LEADER_CHANGED, "t-0", 1, 2)],
+            [(K.PARTITION_OFFLINE, "t-0", 2, -1)],
+            [(K.PARTITION_ONLINE, "t-0", -1, 2)],
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "states", "expected"), SEQUENCES, ids=[c[0][:2] for c in SEQUENCES]
+)
+def test_leader_change_through_no_leader(
+    case: str,
+    states: list[PartitionState],
+    expected: list[list[tuple[K, str, object, object]]],
+) -> None:
+    differ = Differ()
+    snaps = [snap(s, at=T0 + i) for i, s in enumerate(states)]
+    assert differ(None, snaps[0]) == [], case
+    got = [
+        [(e.kind, e.subject, e.before, e.after) for e in differ(before, after)]
+        for before, after in itertools.pairwise(snaps)
+    ]
+    assert got == expected, case
+
+
+def test_38_online_and_leader_change_say_what_happened() -> None:
+    differ = Differ()
+    steps = [snap(A1, at=T0), snap(p(-1, (2, 3)), at=T0 + 1), snap(p(2, (2, 3)), at=T0 + 2)]
+    differ(None, steps[0])
+    differ(steps[0], steps[1])
+    online, change = differ(steps[1], steps[2])
+    assert online.detail == "t-0 is back online with leader 2 (leader 1 before it went offline)"
+    assert change.detail == "t-0: leader moved from 1 to 2 (through a moment with no leader)"
+    assert change.observed_at == T0 + 2
+    same = Differ()
+    back = [snap(p(3, (3,))), snap(p(-1, (3,))), snap(p(3, (3,)))]
+    same(None, back[0])
+    same(back[0], back[1])
+    (online,) = same(back[1], back[2])
+    assert online.detail == (
+        "t-0 is back online with leader 3, the leader it had before it went offline"
+    )
+
+
+def test_39_the_memory_of_an_offline_spell_ends_with_the_spell_or_the_topic() -> None:
+    offline = snap(p(-1, (2, 3)))
+    assert remember_leaders({}, snap(A1), offline) == {("t", 0): 1}
+    assert remember_leaders({("t", 0): 1}, offline, offline) == {("t", 0): 1}
+    assert remember_leaders({("t", 0): 1}, offline, snap(p(2, (2, 3)))) == {}
+    assert remember_leaders({("t", 0): 1}, offline, snap()) == {}  # topic deleted
+    recreated = snap(p(-1, (2, 3)), topic_id="id2")
+    assert remember_leaders({("t", 0): 1}, offline, recreated) == {}
+    assert remember_leaders({}, None, offline) == {}  # started offline: unknown
+    # Recreated while offline: the new incarnation coming back is no change of the old one's.
+    differ = Differ()
+    steps = [snap(A1), offline, recreated, snap(p(2, (2, 3)), topic_id="id2")]
+    differ(None, steps[0])
+    events = [differ(a, b) for a, b in itertools.pairwise(steps)]
+    assert [(e.kind, e.subject) for e in events[-1]] == [(K.PARTITION_ONLINE, "t-0")]

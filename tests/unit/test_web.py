@@ -184,13 +184,18 @@ def test_08_every_metric_is_documented() -> None:
     from pathlib import Path
 
     from bench.synthetic import populated_watcher
+    from kafka_watchdog.alerting.service import AlertingService
+    from kafka_watchdog.config.alerting import AlertingConfig
     from kafka_watchdog.config.schema import MetricsConfig
     from kafka_watchdog.sinks.metrics import MetricsRenderer
 
     docs = (Path(__file__).resolve().parents[2] / "docs/metrics.md").read_text()
     watcher = populated_watcher(40, 2)
     watcher.health.zookeeper_state = "CONNECTED"
-    renderer = MetricsRenderer([watcher], MetricsConfig(kafka_exporter_compat=True))
+    alerting = AlertingService([watcher], AlertingConfig())  # its series too (no I/O here)
+    renderer = MetricsRenderer(
+        [watcher], MetricsConfig(kafka_exporter_compat=True), alerting=alerting
+    )
     names = {
         f.name + ("_total" if f.kind == "counter" else "")
         for part in renderer.families([watcher], time.time())

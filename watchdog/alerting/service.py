@@ -106,6 +106,9 @@ class AlertingService:
         )
         self._was_leader = False
         self._published_at = 0.0
+        # Evaluations completed: lets an operator (and the tests) tell "nothing happened"
+        # from "nothing was evaluated" (a stuck or starved loop).
+        self.evaluations_total = 0
         self._dirty = False
 
     @property
@@ -244,8 +247,12 @@ class AlertingService:
             await self._take_over(now)
         self._was_leader = leader
         if leader and (self._dirty or now - self._published_at >= 30.0):
-            await self.leadership.publish(self.handover_state())
+            # Cleared before the write, not after: a delivery that ends while the write is
+            # in flight sets it again, so the next evaluation publishes the emptier outbox.
+            # (Cleared after, the standby could take over a notification already sent and
+            # send it again: seen as a second page under load.)
             self._published_at, self._dirty = now, False
+            await self.leadership.publish(self.handover_state())
 
     def _outbox_rows(self, n: Notification) -> list[tuple[str, str, dict[str, Any]]]:
         receiver = self.receivers[n.receiver]
@@ -272,6 +279,8 @@ class AlertingService:
                 self.evaluate_once(time.time())
             except Exception:  # a bug in a rule must not stop alerting
                 log.exception("alert evaluation failed")
+            else:
+                self.evaluations_total += 1
             await asyncio.sleep(self.config.evaluation_interval)
 
     # -- delivery -------------------------------------------------------------------------

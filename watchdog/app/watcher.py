@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig
-from kafka_watchdog.detection.diff import diff
+from kafka_watchdog.detection.diff import Differ
 from kafka_watchdog.detection.events import Event, EventKind
 from kafka_watchdog.detection.lag_tracker import LagTracker
 from kafka_watchdog.model.assemble import assemble
@@ -67,6 +67,7 @@ class ClusterWatcher:
         self.mirror: ZkMirror | None = None
         self.view = AdminView()
         self.events: collections.deque[Event] = collections.deque(maxlen=1000)
+        self._diff = Differ()  # remembers offline partitions' last leaders between snapshots
         self.event_counts: collections.Counter[tuple[str, str]] = collections.Counter()
         self.listeners: list[EventListener] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -303,7 +304,7 @@ class ClusterWatcher:
         for topic in snapshot.topics.values():
             for p in topic.partitions:
                 self.known_brokers.update(p.replicas)
-        events = diff(previous, snapshot)
+        events = self._diff(previous, snapshot)
         if events:
             self._record(snapshot, events)
 

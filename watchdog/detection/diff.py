@@ -9,25 +9,86 @@ Judgement calls, each for a reason:
   clean leader change: a new leader's high watermark may trail its predecessor's until the
   followers fetch again, and it holds every committed record, so nothing was lost.
 - A topic whose id changed was deleted and recreated: its offsets restart, which is no loss.
+- A leader change may pass through a moment with no leader: the controller writes leader -1
+  first (its election failed, or ran after the dead leader was taken out of the ISR) and the
+  new leader later, so the snapshots show A -> -1 [-> -1 ...] -> B. That is a leader change
+  from A to B as much as A -> B is, reported when the partition comes back (next to
+  partition_online). Two snapshots cannot tell it, so `diff` takes `last_leaders`: the leader
+  each offline partition had before it went offline (`remember_leaders` carries it from one
+  snapshot to the next; `Differ` does both). A partition already offline when the watchdog
+  started has no known previous leader: it comes back online, and no change is claimed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from kafka_watchdog.detection.events import Event, EventKind
-from kafka_watchdog.model.snapshot import ClusterSnapshot, LeaderRecovery, PartitionState
+from kafka_watchdog.model.snapshot import (
+    ClusterSnapshot,
+    LeaderRecovery,
+    PartitionState,
+    TopicState,
+    frozen_map,
+)
+
+# (topic, partition) of each offline partition -> the leader it had before it went offline.
+LastLeaders = Mapping[tuple[str, int], int]
+NO_LEADERS: LastLeaders = frozen_map()
 
 
-def diff(previous: ClusterSnapshot | None, current: ClusterSnapshot) -> list[Event]:
+def diff(
+    previous: ClusterSnapshot | None,
+    current: ClusterSnapshot,
+    last_leaders: LastLeaders = NO_LEADERS,
+) -> list[Event]:
     if previous is None:
         return []
     return [
         *_brokers(previous, current),
         *_controller(previous, current),
-        *_topics(previous, current),
+        *_topics(previous, current, last_leaders),
         *_groups(previous, current),
     ]
+
+
+def remember_leaders(
+    last_leaders: LastLeaders, previous: ClusterSnapshot | None, current: ClusterSnapshot
+) -> LastLeaders:
+    """The `last_leaders` to diff `current`'s successor with: for every partition offline in
+    `current`, the leader it had before its offline spell began, when the watchdog saw it."""
+    if previous is None:
+        return NO_LEADERS
+    kept: dict[tuple[str, int], int] = {}
+    for topic in current.topics.values():
+        old_topic = previous.topics.get(topic.name)
+        if old_topic is None or _recreated(old_topic, topic):
+            continue  # a new topic (or a new incarnation): no leader of it was seen before
+        for p in topic.partitions:
+            if not p.offline:
+                continue
+            key = (p.topic, p.partition)
+            before = previous.partition(p.topic, p.partition)
+            if before is None:
+                continue
+            if not before.offline:
+                kept[key] = before.leader  # the spell begins now
+            elif key in last_leaders:
+                kept[key] = last_leaders[key]  # the spell goes on
+    return frozen_map(kept) if kept else NO_LEADERS
+
+
+class Differ:
+    """`diff` with the memory it needs across snapshots (see `remember_leaders`); one per
+    watched cluster, fed every snapshot in order."""
+
+    def __init__(self) -> None:
+        self.last_leaders: LastLeaders = NO_LEADERS
+
+    def __call__(self, previous: ClusterSnapshot | None, current: ClusterSnapshot) -> list[Event]:
+        events = diff(previous, current, self.last_leaders)
+        self.last_leaders = remember_leaders(self.last_leaders, previous, current)
+        return events
 
 
 def _event(curr: ClusterSnapshot, kind: EventKind, subject: str, **fields: object) -> Event:
@@ -87,16 +148,16 @@ def _controller(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]
         )
 
 
-def _topics(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
+def _recreated(old: TopicState, new: TopicState) -> bool:
+    return old.topic_id is not None and new.topic_id is not None and old.topic_id != new.topic_id
+
+
+def _topics(
+    prev: ClusterSnapshot, curr: ClusterSnapshot, last_leaders: LastLeaders
+) -> Iterator[Event]:
     for name in sorted(prev.topics.keys() | curr.topics.keys()):
         old, new = prev.topics.get(name), curr.topics.get(name)
-        recreated = (
-            old is not None
-            and new is not None
-            and old.topic_id is not None
-            and new.topic_id is not None
-            and old.topic_id != new.topic_id
-        )
+        recreated = old is not None and new is not None and _recreated(old, new)
         if old is not None and (new is None or recreated):
             yield _event(
                 curr,
@@ -122,10 +183,14 @@ def _topics(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
         for before in old.partitions:
             after = curr.partition(name, before.partition)
             if after is not None:
-                yield from _partition(curr, before, after)
+                last_leader = last_leaders.get((name, before.partition))
+                yield from _partition(curr, before, after, last_leader)
 
 
-def _partition(curr: ClusterSnapshot, old: PartitionState, new: PartitionState) -> Iterator[Event]:
+def _partition(
+    curr: ClusterSnapshot, old: PartitionState, new: PartitionState, last_leader: int | None
+) -> Iterator[Event]:
+    """`last_leader`: when `old` is offline, the leader it had before (None if unknown)."""
     subject = f"{new.topic}-{new.partition}"
 
     def event(kind: EventKind, before: object, after: object, detail: str) -> Event:
@@ -167,12 +232,26 @@ def _partition(curr: ClusterSnapshot, old: PartitionState, new: PartitionState) 
             f"{subject} is offline: no leader (last leader {old.leader}, ISR {list(new.isr)})",
         )
     elif leader_changed and old.offline:
+        if last_leader is None:
+            before_spell = ""
+        elif last_leader == new.leader:
+            before_spell = ", the leader it had before it went offline"
+        else:
+            before_spell = f" (leader {last_leader} before it went offline)"
         yield event(
             EventKind.PARTITION_ONLINE,
             old.leader,
             new.leader,
-            f"{subject} is back online with leader {new.leader}",
+            f"{subject} is back online with leader {new.leader}{before_spell}",
         )
+        if last_leader is not None and last_leader != new.leader:
+            yield event(
+                EventKind.LEADER_CHANGED,
+                last_leader,
+                new.leader,
+                f"{subject}: leader moved from {last_leader} to {new.leader} "
+                "(through a moment with no leader)",
+            )
     elif leader_changed:
         yield event(
             EventKind.LEADER_CHANGED,

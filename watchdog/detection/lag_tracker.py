@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from kafka_watchdog.config.schema import LagConfig
 from kafka_watchdog.detection.lag import (
     LagStatus,
+    Point,
     PointHistory,
     Sample,
     evaluate,
@@ -58,6 +59,12 @@ class LagTracker:
         self._samples: dict[tuple[str, TP], deque[Sample]] = {}
         self.races_total: Counter[str] = Counter()  # commit newer than the log end read
         self.latest: Mapping[str, GroupLag] = {}
+        self.evaluated_at: float | None = None  # the `at` of `latest`
+
+    def log_end_points(self, topic: str, partition: int) -> tuple[Point, ...]:
+        """The recorded (log end offset, time) points lag in seconds is read from."""
+        history = self._points.get((topic, partition))
+        return tuple(history.points) if history is not None else ()
 
     def observe(
         self, groups: Mapping[str, GroupState], offsets: LogOffsets, at: float
@@ -109,5 +116,5 @@ class LagTracker:
             del self._samples[key]  # group deleted or stopped committing that partition
         for group_id in self.races_total.keys() - groups.keys():
             del self.races_total[group_id]
-        self.latest = result
+        self.latest, self.evaluated_at = result, at
         return result

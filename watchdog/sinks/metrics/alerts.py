@@ -1,4 +1,5 @@
-"""The alerting pipeline's own series: open alerts, and notifications sent, failed, queued."""
+"""The alerting pipeline's own series: open alerts, evaluations, and notifications sent,
+failed, queued."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ def collect(fams: Families, service: AlertingService, clusters: set[str]) -> Non
         "1 when this replica is the one that notifies (always 1 without alerting.ha).",
         [],
     ).add_metric([], 1 if service.is_notifier else 0)
+    fams.counter(
+        "alert_evaluations",
+        "Alert evaluations completed (every alerting.evaluation_interval, scraped or not).",
+        [],
+    ).add_metric([], service.evaluations_total)
     target = ["receiver", "target"]
     for name, counter, doc in (
         ("notifications_sent", service.sent, "Notifications delivered."),

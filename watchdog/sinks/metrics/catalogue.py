@@ -604,6 +604,14 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         (WD_ALERTING,),
     ),
     _m(
+        "alert_evaluations",
+        "counter",
+        (),
+        "Alert evaluations completed (every alerting.evaluation_interval, scraped or not).",
+        "evaluations",
+        _S.ALERTING,
+    ),
+    _m(
         "notifications_sent",
         "counter",
         ("receiver", "target"),
