@@ -26,8 +26,7 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, LockTimeout, NoNodeError
 from kazoo.recipe.lock import Lock
 
-from kafka_watchdog.config.schema import ZooKeeperConfig
-from kafka_watchdog.sources.zookeeper import kazoo_options
+from kafka_watchdog.config.zookeeper import ZooKeeperConfig
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +48,8 @@ class ZooKeeperLeadership:
         return self._holding.is_set() and not self._suspended.is_set()
 
     async def start(self) -> None:
-        options = {**kazoo_options(self.zk), "read_only": False}
-        self._client = KazooClient(**options)
+        # The lock is a write: this session may not be read-only.
+        self._client = KazooClient(**{**self.zk.kazoo_options(), "read_only": False})
         self._client.add_listener(self._on_state)
         await asyncio.to_thread(self._client.start, self.zk.connect_timeout)
         await asyncio.to_thread(self._client.ensure_path, self.root)

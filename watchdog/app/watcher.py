@@ -25,7 +25,7 @@ from kafka_watchdog.model.health import ClusterHealth, SourceHealth
 from kafka_watchdog.model.parts import AdminView, LogOffsets, Timed, ZkView
 from kafka_watchdog.model.snapshot import ClusterSnapshot, frozen_map
 from kafka_watchdog.model.store import SnapshotStore
-from kafka_watchdog.sources.admin import SourceError
+from kafka_watchdog.sources.errors import SourceError
 from kafka_watchdog.sources.isolated import IsolatedAdminSource
 from kafka_watchdog.sources.quorum import QuorumSource
 from kafka_watchdog.sources.zkmirror import ZkMirror
@@ -43,8 +43,6 @@ STOP_TIMEOUT = 20.0
 # Above this many events in one rebuild, log a summary per kind instead of every line.
 LOG_EVENTS_MAX = 20
 
-EventListener = Callable[[ClusterSnapshot, list[Event]], None]
-
 
 class ClusterWatcher:
     def __init__(
@@ -52,7 +50,8 @@ class ClusterWatcher:
     ) -> None:
         self.cluster = cluster
         self.collection = collection
-        self.lag = LagTracker(lag or LagConfig())
+        lag = lag or LagConfig()
+        self.lag = LagTracker(lag.window, lag.min_samples, lag.history_points)
         # Every broker ever seen registered or holding a replica: one that vanishes stays
         # visible (broker_up 0) instead of silently dropping out of the metrics.
         self.known_brokers: set[int] = set()
@@ -68,7 +67,6 @@ class ClusterWatcher:
         self.view = AdminView()
         self.events: collections.deque[Event] = collections.deque(maxlen=1000)
         self.event_counts: collections.Counter[tuple[str, str]] = collections.Counter()
-        self.listeners: list[EventListener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._last_warned: dict[str, float] = {}
@@ -322,11 +320,6 @@ class ClusterWatcher:
                 ", ".join(f"{k} x{n}" for k, n in kinds.most_common()),
                 extra={"kafka_cluster": self.name},
             )
-        for listener in self.listeners:
-            try:
-                listener(snapshot, events)
-            except Exception:  # a broken sink must not stop detection
-                log.exception("event listener failed", extra={"kafka_cluster": self.name})
 
     # -- scheduling -----------------------------------------------------------------------
 

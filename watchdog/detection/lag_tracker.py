@@ -10,7 +10,6 @@ from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kafka_watchdog.config.schema import LagConfig
 from kafka_watchdog.detection.lag import (
     LagStatus,
     PointHistory,
@@ -52,8 +51,13 @@ class GroupLag:
 
 
 class LagTracker:
-    def __init__(self, config: LagConfig) -> None:
-        self.config = config
+    """`window` and `min_samples`: Burrow's evaluation window and the samples it needs;
+    `history_points`: (log end, time) points kept per partition for lag in seconds."""
+
+    def __init__(self, window: float, min_samples: int, history_points: int) -> None:
+        self.window = window
+        self.min_samples = min_samples
+        self.history_points = history_points
         self._points: dict[TP, PointHistory] = {}
         self._samples: dict[tuple[str, TP], deque[Sample]] = {}
         self.races_total: Counter[str] = Counter()  # commit newer than the log end read
@@ -68,13 +72,13 @@ class LagTracker:
                 continue
             history = self._points.get(tp)
             if history is None:
-                history = self._points[tp] = PointHistory(self.config.history_points)
+                history = self._points[tp] = PointHistory(self.history_points)
             history.record(end, at)
         for tp in self._points.keys() - offsets.keys():
             del self._points[tp]  # the partition is gone
 
         # Enough samples to cover the window at any poll rate the config allows.
-        keep = max(self.config.min_samples * 4, 64)
+        keep = max(self.min_samples * 4, 64)
         result: dict[str, GroupLag] = {}
         seen: set[tuple[str, TP]] = set()
         for group_id, group in groups.items():
@@ -98,8 +102,8 @@ class LagTracker:
                     samples,
                     tp in group.assigned,
                     at,
-                    self.config.window,
-                    self.config.min_samples,
+                    self.window,
+                    self.min_samples,
                 )
                 seconds = lag_seconds(history.points, committed, at) if history else None
                 parts.append(PartitionLag(*tp, committed, end, lag, seconds, status))

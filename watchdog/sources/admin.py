@@ -37,15 +37,12 @@ from kafka_watchdog.model.snapshot import (
     TopicConfig,
     frozen_map,
 )
+from kafka_watchdog.sources.errors import SourceError
 
 log = logging.getLogger(__name__)
 _rdkafka_log = logging.getLogger("librdkafka")
 T = TypeVar("T")
 CLOSE_TIMEOUT = 10.0
-
-
-class SourceError(Exception):
-    """A collection failed; the message is for people and names what to check."""
 
 
 _UNREACHABLE = {"_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT", "_RESOLVE"}

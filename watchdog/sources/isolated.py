@@ -29,7 +29,8 @@ from typing import Any
 from kafka_watchdog.config.schema import ClusterConfig
 from kafka_watchdog.model.parts import ClusterDescription, TopicMetadata
 from kafka_watchdog.model.snapshot import GroupState, TopicConfig
-from kafka_watchdog.sources.admin import AdminSource, SourceError
+from kafka_watchdog.sources.admin import AdminSource
+from kafka_watchdog.sources.errors import SourceError
 
 log = logging.getLogger(__name__)
 

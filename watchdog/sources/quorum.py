@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from kafka_watchdog.config.schema import ClusterConfig
 from kafka_watchdog.model.parts import Quorum, QuorumAnswer, Reassignments
 from kafka_watchdog.model.snapshot import frozen_map
-from kafka_watchdog.sources.admin import SourceError
+from kafka_watchdog.sources.errors import SourceError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

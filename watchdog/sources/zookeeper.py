@@ -11,48 +11,15 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from kafka_watchdog.config.schema import ClusterConfig, ZooKeeperConfig
-from kafka_watchdog.sources.admin import SourceError
+from kafka_watchdog.config.schema import ClusterConfig
+from kafka_watchdog.sources.errors import SourceError
 
 log = logging.getLogger(__name__)
-
-
-def kazoo_options(zk: ZooKeeperConfig) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "hosts": zk.hosts,
-        "timeout": zk.session_timeout,
-        "read_only": True,  # the watchdog never writes; a read-only server still serves it
-        # Reconnect forever: losing ZooKeeper is reported, never fatal.
-        "connection_retry": {"max_tries": -1, "delay": 0.5, "backoff": 2, "max_delay": 10},
-    }
-    if zk.tls is not None:
-        options.update(
-            use_ssl=True,
-            ca=zk.tls.ca,
-            certfile=zk.tls.certfile,
-            keyfile=zk.tls.keyfile,
-            keyfile_password=(
-                zk.tls.keyfile_password.get_secret_value() if zk.tls.keyfile_password else None
-            ),
-            verify_certs=zk.tls.verify_certs,
-            check_hostname=zk.tls.check_hostname,
-        )
-    if zk.sasl is not None:
-        sasl: dict[str, Any] = {"mechanism": zk.sasl.mechanism, "service": zk.sasl.service}
-        if zk.sasl.username:
-            sasl["username"] = zk.sasl.username
-        if zk.sasl.password:
-            sasl["password"] = zk.sasl.password.get_secret_value()
-        if zk.sasl.principal:
-            sasl["principal"] = zk.sasl.principal
-        options["sasl_options"] = sasl
-    return options
 
 
 class ZooKeeperSource:
@@ -83,7 +50,7 @@ class ZooKeeperSource:
         """Connect and check that the chroot holds a Kafka cluster; raises SourceError."""
         self._loop = asyncio.get_running_loop()
         if self._client is None:
-            self._client = KazooClient(**kazoo_options(self.zk))
+            self._client = KazooClient(**self.zk.kazoo_options())
             self._client.add_listener(self._listener)
         if self._client.connected:  # an earlier start() connected but its check failed
             await self.check_chroot()
