@@ -54,7 +54,7 @@ def main() -> None:
     setup_s = time.perf_counter() - built
     rss_view = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     config = MetricsConfig(partition_level=not args.topic_level, kafka_exporter_compat=args.compat)
-    renderer = MetricsRenderer([watcher], config)
+    renderer = MetricsRenderer(watcher.board, config)
 
     def build() -> bytes:
         renderer._per_cluster.clear()  # as after a new snapshot

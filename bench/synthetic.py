@@ -6,11 +6,12 @@ snapshot of any size.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig, ZooKeeperConfig
-from kafka_watchdog.detection.events import EventKind
+from kafka_watchdog.model.events import EventKind
 from kafka_watchdog.model.parts import AdminView, ClusterDescription, Timed, TopicMetadata
 from kafka_watchdog.model.snapshot import (
     Broker,
@@ -59,7 +60,7 @@ def populated_watcher(
             frozen_map({t.name: TopicConfig(2, t.name.endswith("7")) for t in topics}), now
         ),
     )
-    watcher.health.admin.succeeded(now, now)
+    watcher.health = watcher.health.with_stage(watcher.health.admin.succeeded(now, now))
     for step in range(3):
         watcher.lag.observe(
             frozen_map(group_states),
@@ -69,5 +70,6 @@ def populated_watcher(
     watcher._update(
         offsets=Timed(frozen_map(offsets), now), groups=Timed(frozen_map(group_states), now)
     )
-    watcher.event_counts[(EventKind.CONTROLLER_CHANGED.value, "")] = 2
+    counts = {(EventKind.CONTROLLER_CHANGED.value, ""): 2}
+    watcher.board.publish(dataclasses.replace(watcher.state, event_counts=frozen_map(counts)))
     return watcher

@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka_watchdog.alerting.finding import SEVERITY_RANK
 from kafka_watchdog.alerting.incidents import Alert, State
 from kafka_watchdog.alerting.matching import matches
+from kafka_watchdog.rules.finding import SEVERITY_RANK
 
 
 @dataclass(frozen=True, slots=True)

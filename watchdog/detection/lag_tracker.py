@@ -8,46 +8,19 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from kafka_watchdog.detection.lag import (
-    LagStatus,
     PointHistory,
     Sample,
     evaluate,
     lag_messages,
     lag_seconds,
 )
+from kafka_watchdog.model.lag import GroupLag, LagStatus, PartitionLag
 from kafka_watchdog.model.parts import LogOffsets
-from kafka_watchdog.model.snapshot import GroupState
+from kafka_watchdog.model.snapshot import GroupState, frozen_map
 
 TP = tuple[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionLag:
-    topic: str
-    partition: int
-    committed: int
-    log_end: int | None
-    lag: int | None  # None when the log end is unknown
-    lag_seconds: float | None
-    status: LagStatus
-
-
-@dataclass(frozen=True, slots=True)
-class GroupLag:
-    group: str
-    state: str
-    members: int
-    partitions: tuple[PartitionLag, ...]
-    status: LagStatus  # the worst partition's
-
-    def by_topic(self) -> dict[str, list[PartitionLag]]:
-        out: dict[str, list[PartitionLag]] = {}
-        for p in self.partitions:
-            out.setdefault(p.topic, []).append(p)
-        return out
 
 
 class LagTracker:
@@ -61,7 +34,9 @@ class LagTracker:
         self._points: dict[TP, PointHistory] = {}
         self._samples: dict[tuple[str, TP], deque[Sample]] = {}
         self.races_total: Counter[str] = Counter()  # commit newer than the log end read
-        self.latest: Mapping[str, GroupLag] = {}
+        # The last evaluation and race counts, read-only (published as they are).
+        self.latest: Mapping[str, GroupLag] = frozen_map()
+        self.races: Mapping[str, int] = frozen_map()
 
     def observe(
         self, groups: Mapping[str, GroupState], offsets: LogOffsets, at: float
@@ -113,5 +88,6 @@ class LagTracker:
             del self._samples[key]  # group deleted or stopped committing that partition
         for group_id in self.races_total.keys() - groups.keys():
             del self.races_total[group_id]
-        self.latest = result
-        return result
+        self.latest = frozen_map(result)
+        self.races = frozen_map(self.races_total)
+        return self.latest
