@@ -145,14 +145,14 @@ def _run(args: argparse.Namespace) -> int:
     if config is None:
         return 1
     setup_logging(config.log.format, config.log.level)
-    from kafka_watchdog.app.lifecycle import StartupError, serve
+    from kafka_watchdog.app.lifecycle import StartupError, exit_process, run
 
     try:
-        asyncio.run(serve(config))
+        run(config)
     except StartupError as exc:
         log.error("cannot start: %s", exc)
         return 2
-    return 0
+    exit_process(0)
 
 
 if __name__ == "__main__":

@@ -133,7 +133,20 @@ class ZooKeeperLeadership:
         """End the session: its ephemeral lock node (the lock, if held) goes with it."""
         if self._lock is not None:
             self._lock.cancel()  # an acquire still waiting in its thread gives up
-        if self._client is not None:
-            client, self._client = self._client, None
+        if self._client is None:
+            return
+        client, self._client = self._client, None
+        if client.connected:
             await asyncio.to_thread(client.stop)
             await asyncio.to_thread(client.close)
+        else:
+            # No session (and so no lock) to end: stop only has to end the reconnecting
+            # thread, which may sit in a connect attempt for seconds. Not waited for.
+            threading.Thread(
+                target=_stop_and_close, args=(client,), name="ha-kazoo-stop", daemon=True
+            ).start()
+
+
+def _stop_and_close(client: KazooClient) -> None:
+    client.stop()
+    client.close()

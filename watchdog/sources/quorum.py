@@ -21,6 +21,8 @@ from kafka_watchdog.sources.errors import SourceError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# How long closing an idle client may take.
+CLOSE_GRACE = 3.0
 
 # librdkafka property -> kafka-python keyword
 _TRANSLATE = {
@@ -187,12 +189,16 @@ class QuorumSource:
         return future
 
     async def close(self) -> None:
-        """Close the client once any call in flight has finished (bounded by its timeouts)."""
-        try:
-            await asyncio.wait_for(self._run(self._reset), self.request_timeout * 2 + 5)
-        except TimeoutError:
-            log.warning("cluster %r: quorum client did not close in time", self.cluster.name)
-        self._worker.shutdown(wait=False, cancel_futures=True)
+        """Close the client. A call in flight (an unreachable cluster makes it wait out its
+        timeout) is not waited for: the client is closed on the worker thread after it."""
+        if self._busy:
+            self._worker.submit(self._reset)
+        else:
+            try:
+                await asyncio.wait_for(self._run(self._reset), CLOSE_GRACE)
+            except TimeoutError:
+                log.warning("cluster %r: quorum client did not close in time", self.cluster.name)
+        self._worker.shutdown(wait=False)
 
 
 def parse_quorum(answer: dict[str, Any]) -> Quorum:

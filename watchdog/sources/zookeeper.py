@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from collections.abc import Callable
 
 from kazoo.client import KazooClient, KazooState
@@ -139,8 +140,22 @@ class ZooKeeperSource:
         return value if isinstance(value, str) else None
 
     async def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            client.remove_listener(self._listener)
+        if self._client is None:
+            return
+        client, self._client = self._client, None
+        client.remove_listener(self._listener)
+        if client.connected:
+            # Ends the session: its watches go at once on the server.
             await asyncio.to_thread(client.stop)
             await asyncio.to_thread(client.close)
+        else:
+            # No session to end: stop only has to end the reconnecting thread, which may sit
+            # in a connect attempt for seconds (an unreachable ensemble). Not waited for.
+            threading.Thread(
+                target=_stop_and_close, args=(client,), name="kazoo-stop", daemon=True
+            ).start()
+
+
+def _stop_and_close(client: KazooClient) -> None:
+    client.stop()
+    client.close()
