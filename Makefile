@@ -41,6 +41,7 @@ lint: venv
 	$(BIN)/ruff format --check watchdog testcluster tests bench
 	@mkdir -p $(VENV)/mypy-path && ln -sfn ../../watchdog $(VENV)/mypy-path/kafka_watchdog
 	MYPYPATH=$(VENV)/mypy-path $(BIN)/mypy
+	$(BIN)/lint-imports --no-cache  # the pipeline's layers (pyproject: tool.importlinter)
 
 unit: venv
 	$(BIN)/pytest tests/unit -q
@@ -57,4 +58,4 @@ reap: venv
 	$(BIN)/python -m testcluster reap
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .import_linter_cache
