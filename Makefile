@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv kafka promtool alertmanager demo test lint unit integration clean reap
+.PHONY: help venv kafka promtool alertmanager demo test lint unit integration generate clean reap
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -37,11 +37,16 @@ demo: venv kafka
 	$(BIN)/python -m testcluster.demo
 
 lint: venv
-	$(BIN)/ruff check watchdog testcluster tests bench
-	$(BIN)/ruff format --check watchdog testcluster tests bench
+	$(BIN)/ruff check watchdog testcluster tests bench tools
+	$(BIN)/ruff format --check watchdog testcluster tests bench tools
 	@mkdir -p $(VENV)/mypy-path && ln -sfn ../../watchdog $(VENV)/mypy-path/kafka_watchdog
 	MYPYPATH=$(VENV)/mypy-path $(BIN)/mypy
 	$(BIN)/lint-imports --no-cache  # the pipeline's layers (pyproject: tool.importlinter)
+	$(BIN)/python -m tools.rules_doc --check  # docs/alerting.md's rules table is current
+
+# Rewrite the files generated from the code (the rules table of docs/alerting.md).
+generate: venv
+	$(BIN)/python -m tools.rules_doc
 
 unit: venv
 	$(BIN)/pytest tests/unit -q
