@@ -14,8 +14,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import ClusterConfig, LagConfig
-from kafka_watchdog.detection.lag import LagStatus
-from kafka_watchdog.detection.lag_tracker import GroupLag
+from kafka_watchdog.model.lag import GroupLag, LagStatus
 from testcluster import RateConsumer, RateProducer
 from tests.integration.watching import FAST, in_thread, until
 
