@@ -9,7 +9,8 @@ middle of calls as well as between them):
 - silent: something listens there but never answers (a hung host: every call waits out
   its timeout).
 Each round starts the daemon, waits until it has a view (live) or has failed once, waits a
-little more (a different moment of the cycle each round), sends SIGTERM and times the exit.
+little more (a different moment of the cycle each round), sends SIGTERM and times the exit,
+which must be clean (exit code 0, "stopped" logged last, no traceback).
 Prints p50 and max per scenario.
 """
 
@@ -96,8 +97,11 @@ def one_round(workdir: Path, cluster: dict[str, Any], ready: bool, settle: float
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(120)
         took = time.monotonic() - began
-        if code != 0:
-            raise AssertionError(f"exit code {code}:\n{(workdir / 'shutdown.log').read_text()}")
+        text = (workdir / "shutdown.log").read_text()
+        # A clean exit: code 0, "stopped" logged last, no traceback, no warning after it.
+        lines = text.splitlines()
+        if code != 0 or "stopped" not in lines[-1] or "Traceback" in text:
+            raise AssertionError(f"exit code {code}, not a clean stop:\n{text[-3000:]}")
         return took
     finally:
         if proc.poll() is None:

@@ -145,14 +145,14 @@ def _run(args: argparse.Namespace) -> int:
     if config is None:
         return 1
     setup_logging(config.log.format, config.log.level)
-    from kafka_watchdog.app.lifecycle import StartupError, exit_process, run
+    from kafka_watchdog.app.lifecycle import StartupError, serve
 
     try:
-        run(config)
+        asyncio.run(serve(config))
     except StartupError as exc:
         log.error("cannot start: %s", exc)
         return 2
-    exit_process(0)
+    return 0
 
 
 if __name__ == "__main__":

@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import gc
 import logging
-import os
 import signal
 import socket
-import sys
 from collections.abc import AsyncIterator, Coroutine
-from typing import Any, NoReturn
+from typing import Any
 
 from aiohttp import web
 
@@ -191,31 +188,3 @@ async def serve(config: WatchdogConfig, stop: asyncio.Event | None = None) -> No
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
     log.info("stopped")
-
-
-def run(config: WatchdogConfig) -> None:
-    """`serve` on an event loop of its own, for the command line. Unlike asyncio.run it
-    does not wait, once everything is stopped, for worker threads still blocked in a
-    library call (a connect to an unreachable broker or ZooKeeper waits out its timeout):
-    they hold nothing of ours. Raises StartupError. Follow with `exit_process`."""
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(serve(config))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-    finally:
-        loop.close()  # the default executor is shut down without waiting
-
-
-def exit_process(code: int) -> NoReturn:
-    """End the process after `run`: everything of ours is closed (or was given up on when
-    it did not close in time), logs are flushed here. The interpreter's own exit would
-    still wait for worker threads blocked in library calls (a connect to an unreachable
-    broker or ZooKeeper waits out its timeout) and then tear down every module, which
-    measured 0.5 to 3 s with nothing left to do (docs/performance.md)."""
-    # multiprocessing objects (the Admin API worker's pool) release their semaphores when
-    # collected; without this the resource tracker would warn about leaks.
-    gc.collect()
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

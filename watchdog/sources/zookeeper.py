@@ -8,6 +8,7 @@ kazoo calls back on its own thread; state changes are handed to the loop thread-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -15,7 +16,6 @@ from collections.abc import Callable
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NoNodeError
-from kazoo.handlers.threading import KazooTimeoutError
 
 from kafka_watchdog.config.schema import ClusterConfig
 from kafka_watchdog.sources.errors import SourceError
@@ -38,6 +38,7 @@ class ZooKeeperSource:
         self._on_state = on_state
         self._client: KazooClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._connected = asyncio.Event()  # set (on the loop) when the session connects
 
     def path(self, relative: str) -> str:
         return self.zk.chroot + relative
@@ -46,6 +47,8 @@ class ZooKeeperSource:
         # kazoo's thread; must not block.
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._on_state, str(state))
+            if state == KazooState.CONNECTED:
+                self._loop.call_soon_threadsafe(self._connected.set)
 
     async def start(self) -> None:
         """Connect and check that the chroot holds a Kafka cluster; raises SourceError."""
@@ -56,11 +59,20 @@ class ZooKeeperSource:
         if self._client.connected:  # an earlier start() connected but its check failed
             await self.check_chroot()
             return
-        try:
-            await asyncio.to_thread(self._client.start, self.zk.connect_timeout)
-        except KazooTimeoutError:
-            # Stop the retrying connection thread: the next attempt starts afresh.
-            await asyncio.to_thread(self._client.stop)
+        # Waited for on the loop rather than in a thread blocked in start(): a stop (SIGTERM)
+        # must not wait for a connect attempt to an unreachable ensemble.
+        self._connected.clear()
+        self._client.start_async()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), self.zk.connect_timeout)
+        if not self._client.connected:
+            # Stop the retrying connection thread (not waited for: see `close`); the next
+            # attempt starts afresh with a new client.
+            client, self._client = self._client, None
+            client.remove_listener(self._listener)
+            threading.Thread(
+                target=_stop_and_close, args=(client,), name="kazoo-stop", daemon=True
+            ).start()
             raise SourceError(
                 f"cannot reach ZooKeeper {self.zk.hosts} for cluster {self.cluster.name!r} "
                 f"within {self.zk.connect_timeout:g}s (check zookeeper.connect and the network)"
