@@ -19,7 +19,7 @@ CACHE ?= $(or $(KAFKA_WATCHDOG_CACHE),$(HOME)/.cache/kafka-watchdog)
 GO    ?= $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
 GRAFANA_VALIDATE := $(CACHE)/bin/grafana-validate
 # Files `make generate` writes; `make lint` fails when regenerating them changes anything.
-GENERATED := docs/metrics.md dashboards alerts/kafka-broker.rules.yml
+GENERATED := docs/metrics.md docs/alerting.md dashboards alerts/kafka-broker.rules.yml
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -108,6 +108,7 @@ lint: venv
 	$(BIN)/ruff format --check watchdog testcluster tests bench tools
 	@mkdir -p $(VENV)/mypy-path && ln -sfn ../../watchdog $(VENV)/mypy-path/kafka_watchdog
 	MYPYPATH=$(VENV)/mypy-path $(BIN)/mypy
+	$(BIN)/lint-imports --no-cache  # the pipeline's layers (pyproject: tool.importlinter)
 	$(MAKE) --no-print-directory generate
 	@git diff --exit-code --stat -- $(GENERATED) helm/kafka-watchdog/files || \
 		{ echo "generated files differ from the committed ones: commit what 'make generate' wrote"; exit 1; }
@@ -136,4 +137,4 @@ reap: venv
 	$(BIN)/python -m testcluster reap
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .import_linter_cache

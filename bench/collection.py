@@ -36,7 +36,7 @@ from kafka_watchdog.config.schema import (
     MetricsConfig,
     ZooKeeperConfig,
 )
-from kafka_watchdog.detection.events import EventKind
+from kafka_watchdog.model.events import EventKind
 from kafka_watchdog.sinks.metrics import MetricsRenderer
 from testcluster import ZkKafkaCluster
 from tests.integration.daemon import Daemon
@@ -104,7 +104,7 @@ async def measure(cluster: ZkKafkaCluster, rounds: int, profile: bool = False) -
                 f"cpu p50 {statistics.median(cpus):.3f}s"
             )
         # The exposition of the real view: built once per snapshot, then served from cache.
-        renderer = MetricsRenderer([watcher], MetricsConfig())
+        renderer = MetricsRenderer(watcher.board, MetricsConfig())
         wall = time.perf_counter()
         body = renderer.exposition()
         build = time.perf_counter() - wall

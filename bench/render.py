@@ -1,4 +1,5 @@
-"""/metrics cost on a synthetic cluster: build per snapshot, scrape, bytes, RSS.
+"""/metrics cost on a synthetic cluster: build per snapshot, scrape, bytes, RSS; and the
+assessment every reader shares (partition health and hazards, computed once per snapshot).
 
 .venv/bin/python bench/render.py [--partitions 10000] [--groups 1000] [--rounds 30]
     [--topic-level] [--compat]
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.synthetic import populated_watcher
 from kafka_watchdog.config.schema import MetricsConfig
+from kafka_watchdog.detection.assess import assess
 from kafka_watchdog.sinks.metrics import MetricsRenderer
 
 
@@ -54,7 +56,7 @@ def main() -> None:
     setup_s = time.perf_counter() - built
     rss_view = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     config = MetricsConfig(partition_level=not args.topic_level, kafka_exporter_compat=args.compat)
-    renderer = MetricsRenderer([watcher], config)
+    renderer = MetricsRenderer(watcher.board, config)
 
     def build() -> bytes:
         renderer._per_cluster.clear()  # as after a new snapshot
@@ -67,6 +69,14 @@ def main() -> None:
     o50, o95, _ = timed(args.rounds, lambda: renderer.exposition(openmetrics=True))
     renderer.exposition(gzipped=True)  # the gzipped body is made once per snapshot
     g50, g95, zipped = timed(args.rounds, lambda: renderer.exposition(gzipped=True))
+    snapshot = watcher.state.snapshot
+    assert snapshot is not None
+
+    def assess_once() -> bytes:
+        assess(snapshot, 2)
+        return b""
+
+    a50, a95, _ = timed(args.rounds, assess_once)
     assert gzip.decompress(zipped).count(b"\n") == body.count(b"\n")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     samples = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
@@ -74,6 +84,7 @@ def main() -> None:
         f"partitions={args.partitions} groups={args.groups} "
         f"partition_level={config.partition_level} compat={config.kafka_exporter_compat} "
         f"samples={samples} bytes={len(body)} gzip_bytes={len(zipped)}\n"
+        f"assess_per_snapshot_ms p50={a50:.1f} p95={a95:.1f}\n"
         f"build_per_snapshot_ms p50={b50:.1f} p95={b95:.1f}\n"
         f"scrape_text_ms p50={s50:.2f} p95={s95:.2f}\n"
         f"scrape_openmetrics_ms p50={o50:.2f} p95={o95:.2f}\n"

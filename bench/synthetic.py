@@ -9,16 +9,15 @@ and its epoch, a ZooKeeper session, events of every kind, hazards, groups with l
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 
-from kafka_watchdog.alerting.finding import Finding
 from kafka_watchdog.alerting.incidents import Alert, State
-from kafka_watchdog.alerting.service import AlertingService
+from kafka_watchdog.alerting.status import AlertingStatus
 from kafka_watchdog.app.watcher import ClusterWatcher
-from kafka_watchdog.config.alerting import AlertingConfig, ReceiverConfig
 from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig, ZooKeeperConfig
-from kafka_watchdog.detection.events import EventKind
+from kafka_watchdog.model.events import EventKind
 from kafka_watchdog.model.parts import (
     AdminView,
     ClusterDescription,
@@ -27,6 +26,7 @@ from kafka_watchdog.model.parts import (
     Timed,
     TopicMetadata,
 )
+from kafka_watchdog.model.published import Published
 from kafka_watchdog.model.snapshot import (
     Broker,
     GroupState,
@@ -34,6 +34,8 @@ from kafka_watchdog.model.snapshot import (
     TopicConfig,
     frozen_map,
 )
+from kafka_watchdog.model.state import ClusterBoard
+from kafka_watchdog.rules.finding import Finding
 
 
 def populated_watcher(
@@ -42,11 +44,12 @@ def populated_watcher(
     per_topic: int = 20,
     group_topics: int = 1,
     name: str = "bench",
+    board: ClusterBoard | None = None,
 ) -> ClusterWatcher:
     config = ClusterConfig(
         name=name, bootstrap_servers=["b:9092"], zookeeper=ZooKeeperConfig(connect="z:2181")
     )
-    watcher = ClusterWatcher(config, CollectionConfig(), LagConfig(min_samples=2))
+    watcher = ClusterWatcher(config, CollectionConfig(), LagConfig(min_samples=2), board=board)
     now = time.time()
     brokers = frozen_map({i: Broker(i, f"broker-{i}", 9092, f"rack-{i % 3}") for i in range(1, 7)})
     topics = []
@@ -84,10 +87,10 @@ def populated_watcher(
         # The active controller and its epoch, as DescribeQuorum reports them.
         quorum=Timed(QuorumAnswer(Quorum(1, 7, (1, 2, 3), (4, 5, 6)), True), now),
     )
-    watcher.health.admin.succeeded(now, now)
+    health = watcher.health.with_stage(watcher.health.admin.succeeded(now, now))
     # One stage refused (a missing ACL): kafka_watchdog_collection_failing has a sample.
-    watcher.health.stages["configs"].failed(now, now, "DescribeConfigs refused", "authorization")
-    watcher.health.zookeeper_state = "CONNECTED"
+    configs = health.stages["configs"].failed(now, now, "DescribeConfigs refused", "authorization")
+    watcher.health = health.with_stage(configs).with_zookeeper_state("CONNECTED")
     for step in range(3):
         watcher.lag.observe(
             frozen_map(group_states),
@@ -97,31 +100,37 @@ def populated_watcher(
     watcher._update(
         offsets=Timed(frozen_map(offsets), now), groups=Timed(frozen_map(group_states), now)
     )
-    watcher.event_counts[(EventKind.CONTROLLER_CHANGED.value, "")] = 2
+    counts = {(EventKind.CONTROLLER_CHANGED.value, ""): 2}
     for kind in EventKind:  # one event of every kind on the first topic
-        watcher.event_counts[(kind.value, topics[0].name)] += 1
+        counts[(kind.value, topics[0].name)] = counts.get((kind.value, topics[0].name), 0) + 1
+    watcher.board.publish(dataclasses.replace(watcher.state, event_counts=frozen_map(counts)))
     return watcher
 
 
-def populated_alerting(watchers: Sequence[ClusterWatcher]) -> AlertingService:
-    """An alerting service (never started: no I/O) with an alert in every state for each
-    watcher and a delivery of every outcome."""
-    config = AlertingConfig(
-        receivers=[ReceiverConfig(name="oncall", apprise=["json://localhost"])]  # type: ignore[list-item]
-    )
-    service = AlertingService(watchers, config)
+def populated_alerting(boards: Sequence[ClusterBoard]) -> Published[AlertingStatus]:
+    """An alerting status with an alert in every state for each cluster and a delivery of
+    every outcome, as the alerting service publishes it (no service, no I/O)."""
     now = time.time()
-    for watcher in watchers:
-        for state in State:
-            finding = Finding(
-                "under_replicated_partitions",
-                "warning",
-                {"kafka_cluster": watcher.name, "topic": f"topic-{state.value}"},
-                "synthetic",
-            )
-            alert = Alert(finding, state, now - 60, now)
-            service.book.alerts[alert.fingerprint] = alert
-    service.sent[("oncall", "apprise")] = 3
-    service.failed[("oncall", "apprise")] = 1
-    service.dropped[("oncall", "apprise")] = 1
-    return service
+    alerts = []
+    for board in boards:
+        for name in board.names:
+            for state in State:
+                finding = Finding(
+                    "under_replicated_partitions",
+                    "warning",
+                    {"kafka_cluster": name, "topic": f"topic-{state.value}"},
+                    "synthetic",
+                )
+                alerts.append(Alert(finding, state, now - 60, now))
+    key = ("oncall", "apprise")
+    return Published(
+        AlertingStatus(
+            receivers=("oncall",),
+            alerts=tuple(alerts),
+            sent=frozen_map({key: 3}),
+            failed=frozen_map({key: 1}),
+            dropped=frozen_map({key: 1}),
+            queued=frozen_map({"oncall": 2}),
+            evaluations=7,
+        )
+    )

@@ -1,5 +1,5 @@
-"""Writes every generated file of the repo: docs/metrics.md, dashboards/*.json and
-alerts/kafka-broker.rules.yml.
+"""Writes every generated file of the repo: docs/metrics.md, the rules table of
+docs/alerting.md, dashboards/*.json and alerts/kafka-broker.rules.yml.
 
     python -m tools.generate            (what `make generate` runs)
     RUNBOOK_BASE_URL=https://... python -m tools.generate    (runbook links elsewhere)
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tools import broker_rules, metrics_doc
+from tools import broker_rules, metrics_doc, rules_doc
 from tools.dashboards import DASHBOARDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def outputs() -> dict[Path, str]:
     files = {
         ROOT / "docs" / "metrics.md": metrics_doc.render(),
+        rules_doc.DOC: rules_doc.render(rules_doc.DOC.read_text()),
         ROOT / "alerts" / "kafka-broker.rules.yml": broker_rules.render(),
     }
     for name, build in DASHBOARDS.items():

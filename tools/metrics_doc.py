@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kafka_watchdog.detection.hazards import HAZARDS
+from kafka_watchdog.model.assessment import Hazard
 from kafka_watchdog.sinks.metrics.catalogue import (
     BROKER_METRICS,
     CATALOGUE,
@@ -105,7 +105,7 @@ def _table(metrics: Iterable[Metric], modes: bool = False) -> list[str]:
 
 def render() -> str:
     lines = HEADER.splitlines()
-    lines += [f"  - `{name}`: {why}" for name, why in sorted(HAZARDS.items())]
+    lines += [f"  - `{h.value}`: {h.meaning}" for h in sorted(Hazard, key=lambda h: h.value)]
     lines += [
         "",
         "Every family below is declared in `watchdog/sinks/metrics/catalogue.py`; the exporter",

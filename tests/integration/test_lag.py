@@ -15,8 +15,7 @@ from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, Producer, Topic
 
 from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import ClusterConfig, LagConfig
-from kafka_watchdog.detection.lag import LagStatus
-from kafka_watchdog.detection.lag_tracker import GroupLag
+from kafka_watchdog.model.lag import GroupLag, LagStatus
 from testcluster import RateConsumer, RateProducer
 from tests.integration.watching import FAST, in_thread, until
 

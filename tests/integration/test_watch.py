@@ -16,8 +16,8 @@ import pytest
 from confluent_kafka import Producer
 
 from kafka_watchdog.app.watcher import ClusterWatcher
-from kafka_watchdog.detection.events import EventKind as K
 from kafka_watchdog.detection.partition_health import health_sets
+from kafka_watchdog.model.events import EventKind as K
 from kafka_watchdog.model.snapshot import ClusterMode
 from tests.integration.watching import events, in_thread, until, wait_event, watcher_for
 

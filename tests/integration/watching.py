@@ -9,7 +9,7 @@ from typing import Any
 
 from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig, ZooKeeperConfig
-from kafka_watchdog.detection.events import Event, EventKind
+from kafka_watchdog.model.events import Event, EventKind
 
 FAST = CollectionConfig(
     metadata_interval=1.0, offsets_interval=1.0, configs_interval=5.0, request_timeout=5.0

@@ -11,15 +11,20 @@ from types import MappingProxyType
 import pytest
 
 from kafka_watchdog.alerting.dispatch import Dispatcher, Route, Timing
-from kafka_watchdog.alerting.finding import Finding
+from kafka_watchdog.alerting.evaluation import effective_rules
+from kafka_watchdog.alerting.evaluation import evaluate as evaluate_states
 from kafka_watchdog.alerting.incidents import AlertBook, State
 from kafka_watchdog.alerting.matching import Inhibition, Silence, muted
 from kafka_watchdog.alerting.render import body, pagerduty_event, title
-from kafka_watchdog.alerting.rules import ClusterView, effective_rules, evaluate
 from kafka_watchdog.alerting.store import AlertStore
 from kafka_watchdog.config.alerting import RuleOverride
-from kafka_watchdog.detection.events import Event, EventKind
+from kafka_watchdog.detection.assess import assess
+from kafka_watchdog.model.events import Event, EventKind, Truncation, UncleanElection
+from kafka_watchdog.model.health import ClusterHealth
 from kafka_watchdog.model.snapshot import Broker, ClusterSnapshot, PartitionState, TopicState
+from kafka_watchdog.model.state import ClusterState
+from kafka_watchdog.rules.finding import Finding
+from kafka_watchdog.rules.spec import Settings
 
 
 def finding(rule: str = "under_replicated", severity: str = "warning", **labels: str) -> Finding:
@@ -190,11 +195,35 @@ def snapshot(**partitions: tuple[int, tuple[int, ...], tuple[int, ...]]) -> Clus
     )
 
 
+def view(
+    snap: ClusterSnapshot | None,
+    *,
+    events: tuple[Event, ...] = (),
+    known_brokers: frozenset[int] = frozenset(),
+) -> ClusterState:
+    """A published state with a fresh view (ready whatever `now` the test asks about)."""
+    health = ClusterHealth("prod")
+    health = health.with_stage(health.admin.succeeded(0.0, 0.0))
+    return ClusterState(
+        "prod",
+        health,
+        stale_after=1e9,
+        snapshot=snap,
+        assessment=assess(snap, 2) if snap is not None else None,
+        events=events,
+        known_brokers=known_brokers,
+    )
+
+
+def evaluate(rules: dict[str, Settings], state: ClusterState, now: float) -> list[Finding]:
+    return evaluate_states(rules, [state], now)[0]
+
+
 def test_rules_find_partition_states_and_a_gone_broker() -> None:
     snap = snapshot(p0=(1, (1, 2, 3), (1, 2)), p1=(-1, (3,), (3,)), p2=(1, (1, 2), (1, 2)))
-    view = ClusterView("prod", snap, ready=True, known_brokers=frozenset({1, 2, 3}))
+    view_ = view(snap, known_brokers=frozenset({1, 2, 3}))
     found = {(f.rule, f.labels.get("partition"), f.labels.get("broker"))
-             for f in evaluate(effective_rules({}), view, 100)}  # fmt: skip
+             for f in evaluate(effective_rules({}), view_, 100)}  # fmt: skip
     assert ("under_replicated", "0", None) in found
     assert ("offline_partitions", "1", None) in found
     assert ("broker_gone", None, "3") in found
@@ -202,28 +231,27 @@ def test_rules_find_partition_states_and_a_gone_broker() -> None:
 
 
 def test_rules_unclean_election_says_which_brokers_and_how_many_records() -> None:
-    def ev(kind: EventKind, before: object, after: object, at: float) -> Event:
-        return Event(kind, "prod", "orders-0", before, after, at, topic="orders", partition=0)
-
     events = (
-        ev(EventKind.UNCLEAN_LEADER_ELECTION, (1, (1,)), (2, (2,)), 100),
-        ev(EventKind.LOG_TRUNCATION, 250, 50, 101),
-    )
-    view = ClusterView("prod", snapshot(p0=(2, (1, 2), (2,))), ready=True, events=events)
+        Event(EventKind.UNCLEAN_LEADER_ELECTION, "prod", "orders-0",
+              UncleanElection((1, (1,)), (2, (2,))), 100, topic="orders", partition=0),
+        Event(EventKind.LOG_TRUNCATION, "prod", "orders-0", Truncation(250, 50), 101,
+              topic="orders", partition=0),
+    )  # fmt: skip
+    view_ = view(snapshot(p0=(2, (1, 2), (2,))), events=events)
     rules = effective_rules({"under_replicated": RuleOverride(enabled=False)})
-    (unclean,) = [f for f in evaluate(rules, view, 200) if f.rule == "unclean_leader_election"]
+    (unclean,) = [f for f in evaluate(rules, view_, 200) if f.rule == "unclean_leader_election"]
     assert unclean.severity == "critical" and unclean.value == 200
     assert "broker 2 became leader outside the ISR [1]" in unclean.summary
     assert "200 records lost (log end 250 -> 50)" in unclean.summary
     # An hour later (keep_firing_for) the event rule stops finding it: the alert resolves.
-    assert not [f for f in evaluate(rules, view, 100 + 3601) if f.rule.startswith("unclean")]
+    assert not [f for f in evaluate(rules, view_, 100 + 3601) if f.rule.startswith("unclean")]
 
 
 def test_rule_overrides_switch_off_and_scope() -> None:
     from kafka_watchdog.config.schema_base import NameFilter
 
     snap = snapshot(p0=(1, (1, 2, 3), (1, 2)))
-    view = ClusterView("prod", snap, ready=True)
+    view_ = view(snap)
     scoped = effective_rules(
         {
             "under_replicated": RuleOverride(
@@ -231,9 +259,9 @@ def test_rule_overrides_switch_off_and_scope() -> None:
             )
         }
     )
-    assert not [f for f in evaluate(scoped, view, 0) if f.rule == "under_replicated"]
+    assert not [f for f in evaluate(scoped, view_, 0) if f.rule == "under_replicated"]
     off = effective_rules({"under_replicated": RuleOverride(enabled=False)})
-    assert not [f for f in evaluate(off, view, 0) if f.rule == "under_replicated"]
+    assert not [f for f in evaluate(off, view_, 0) if f.rule == "under_replicated"]
 
 
 # -- outbox ---------------------------------------------------------------------------------
@@ -260,25 +288,25 @@ def test_outbox_keeps_order_per_destination_and_survives_a_reopen(tmp_path: Path
 
 
 def test_every_rule_has_a_runbook_and_is_documented() -> None:
-    from kafka_watchdog.alerting.rules import DEFAULTS
+    from kafka_watchdog.rules.registry import RULES
 
     docs = Path(__file__).resolve().parents[2] / "docs"
     text = (docs / "alerting.md").read_text()
-    for rule in DEFAULTS.values():
+    for rule in RULES:
         assert (docs / "runbooks" / f"{rule.name}.md").is_file(), rule.name
         assert f"`{rule.name}`" in text, rule.name
 
 
 def test_unclean_election_waits_for_the_new_log_end_before_paging() -> None:
     event = Event(
-        EventKind.UNCLEAN_LEADER_ELECTION, "prod", "orders-0", (-1, (1,)), (2, (2,)), 100,
-        topic="orders", partition=0,
+        EventKind.UNCLEAN_LEADER_ELECTION, "prod", "orders-0",
+        UncleanElection((-1, (1,)), (2, (2,))), 100, topic="orders", partition=0,
     )  # fmt: skip
     rules = effective_rules({})
-    stale = ClusterView("prod", snapshot(p0=(2, (1, 2), (2,))), ready=True, events=(event,))
+    stale = view(snapshot(p0=(2, (1, 2), (2,))), events=(event,))
 
-    def unclean(view: ClusterView, now: float) -> list[Finding]:
-        return [f for f in evaluate(rules, view, now) if f.rule == "unclean_leader_election"]
+    def unclean(state: ClusterState, now: float) -> list[Finding]:
+        return [f for f in evaluate(rules, state, now) if f.rule == "unclean_leader_election"]
 
     assert unclean(stale, 110) == []  # offsets not read since the election: wait
     (late,) = unclean(stale, 161)  # waited long enough: page without the figure
@@ -290,6 +318,66 @@ def test_unclean_election_waits_for_the_new_log_end_before_paging() -> None:
         topics=MappingProxyType({"orders": TopicState("orders", (part,))}),
         sources=MappingProxyType({"offsets": ("admin", 105.0)}),
     )
-    read = ClusterView("prod", fresh, ready=True, events=(event,))
+    read = view(fresh, events=(event,))
     (known,) = unclean(read, 110)
     assert "no truncation seen (log end 80 kept)" in known.summary
+
+
+# -- senders and the outbox's thread ---------------------------------------------------------
+
+
+async def test_senders_are_chosen_by_the_type_of_each_config_section() -> None:
+    import aiohttp
+
+    from kafka_watchdog.alerting.senders import senders_for
+    from kafka_watchdog.config.alerting import ReceiverConfig
+
+    receiver = ReceiverConfig.model_validate(
+        {
+            "name": "oncall",
+            "apprise": ["json://hooks.example/a", "mailto://u:p@example.com"],
+            "pagerduty": {"routing_key": "secret-key"},
+            "alertmanager": {"url": "http://am.example:9093"},
+        }
+    )
+    async with aiohttp.ClientSession() as session:
+        senders = senders_for(receiver, session)
+    assert [(s.kind, s.target, s.grouped) for s in senders] == [
+        ("apprise", "apprise:0", True),
+        ("apprise", "apprise:1", True),
+        ("pagerduty", "pagerduty", True),
+        ("alertmanager", "alertmanager", False),
+    ]
+    book = AlertBook({}, 600, 3)
+    book.update([finding("offline_partitions", "critical", topic="t", partition="0")], 0)
+    dispatcher = Dispatcher([Route("oncall", frozenset({"critical"}))], TIMING)
+    assert dispatcher.tick(book.alerts, set(), 0) == []  # group_wait
+    (n,) = dispatcher.tick(book.alerts, set(), 30)
+    queued = [s.payload(n, 10) for s in senders]
+    assert queued[3] is None  # Alertmanager groups alerts itself: nothing is queued for it
+    assert "secret-key" not in str(queued) and "hooks.example" not in str(queued)
+
+
+async def test_outbox_runs_sqlite_on_its_own_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from kafka_watchdog.alerting.outbox import Outbox
+
+    threads: set[str] = set()
+    save = AlertStore.save
+
+    def recorded(self: AlertStore, *args: object) -> None:
+        threads.add(threading.current_thread().name)
+        save(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AlertStore, "save", recorded)
+    outbox = Outbox(tmp_path)
+    await outbox.open()
+    await outbox.save({"alerts": [1]}, [("oncall", "pagerduty", {"n": 1})], 5.0)
+    assert [r.payload for r in await outbox.due(5.0)] == [{"n": 1}]
+    assert await outbox.load("alerts") == [1]
+    await outbox.close()
+    assert len(threads) == 1 and next(iter(threads)).startswith("alerting-db")
+    assert threading.current_thread().name not in threads

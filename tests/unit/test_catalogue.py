@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.synthetic import populated_alerting, populated_watcher
 from kafka_watchdog.config.schema import MetricsConfig
+from kafka_watchdog.model.state import ClusterBoard
 from kafka_watchdog.sinks.metrics import MetricsRenderer
 from kafka_watchdog.sinks.metrics.catalogue import (
     BROKER_METRICS,
@@ -33,11 +34,13 @@ CONVENTIONAL_LABELS = {"kafka_cluster", "topic", "partition", "broker", "group"}
 
 def exposition(clusters: int) -> dict[str, tuple[str, set[str], str]]:
     """family name -> (type, label names over all samples, help), as /metrics serves it."""
-    watchers = [populated_watcher(40, 2, name=f"c{i}") for i in range(clusters)]
+    board = ClusterBoard()
+    for i in range(clusters):
+        populated_watcher(40, 2, name=f"c{i}", board=board)
     renderer = MetricsRenderer(
-        watchers,
+        board,
         MetricsConfig(kafka_exporter_compat=True),
-        alerting=populated_alerting(watchers),
+        alerting=populated_alerting([board]),
     )
     text = renderer.exposition(now=time.time()).decode()
     return {

@@ -121,6 +121,14 @@ BAD = [
         "server: {listen: 'localhost'}\n" + MINIMAL,
         [r"^w\.yaml:1: server\.listen: listen address 'localhost' must be host:port"],
     ),
+    (
+        "29 unknown rule: the closest name in the rule registry is suggested",
+        "alerting:\n  rules:\n    under_replication: {for: 1m}\n" + MINIMAL,
+        [
+            r"^w\.yaml:2: alerting\.rules: .*unknown rule\(s\) under_replication \(did you "
+            r"mean 'under_replicated'\?\); the rules are: under_replicated, under_min_isr, "
+        ],
+    ),
 ]
 
 

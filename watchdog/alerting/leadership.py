@@ -13,7 +13,6 @@ Clusters without ZooKeeper: see docs/alerting.md (one replica with a persistent 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -26,8 +25,7 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, LockTimeout, NoNodeError
 from kazoo.recipe.lock import Lock
 
-from kafka_watchdog.config.schema import ZooKeeperConfig
-from kafka_watchdog.sources.zookeeper import kazoo_options
+from kafka_watchdog.config.zookeeper import ZooKeeperConfig
 
 log = logging.getLogger(__name__)
 
@@ -39,23 +37,20 @@ class ZooKeeperLeadership:
         self.identity = identity or f"{socket.gethostname()}-{os.getpid()}"
         self._client: KazooClient | None = None
         self._lock: Lock | None = None
+        # Set from kazoo's thread (session states) and read by the loop.
         self._holding = threading.Event()  # set while the lock is held
         self._suspended = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def is_leader(self) -> bool:
         return self._holding.is_set() and not self._suspended.is_set()
 
     async def start(self) -> None:
-        options = {**kazoo_options(self.zk), "read_only": False}
-        self._client = KazooClient(**options)
+        # The lock is a write: this session may not be read-only.
+        self._client = KazooClient(**{**self.zk.kazoo_options(), "read_only": False})
         self._client.add_listener(self._on_state)
         await asyncio.to_thread(self._client.start, self.zk.connect_timeout)
         await asyncio.to_thread(self._client.ensure_path, self.root)
-        self._thread = threading.Thread(target=self._contend, name="ha-lock", daemon=True)
-        self._thread.start()
         log.info("alerting HA: %s contends for %s", self.identity, self.root)
 
     def _on_state(self, state: str) -> None:
@@ -67,32 +62,35 @@ class ZooKeeperLeadership:
         elif state == KazooState.LOST:
             self._holding.clear()  # the ephemeral lock node is gone with the session
 
-    def _contend(self) -> None:
+    async def contend(self) -> None:
+        """Take the lock, hold it while the session lasts, take it again when lost: the
+        task the supervisor runs. Each attempt blocks kazoo's way in a thread for 2 s at
+        most, so a stop is never held up longer."""
         client = self._client
         assert client is not None
-        while not self._stop.is_set():
-            # A fresh Lock after each loss: the old one may still believe it is held.
-            lock = self._lock = client.Lock(f"{self.root}/lock", self.identity)
-            try:
-                if not lock.acquire(blocking=True, timeout=2.0):
+        try:
+            while True:
+                # A fresh Lock after each loss: the old one may still believe it is held.
+                lock = self._lock = client.Lock(f"{self.root}/lock", self.identity)
+                try:
+                    if not await asyncio.to_thread(lock.acquire, True, 2.0):
+                        continue
+                except LockTimeout:
                     continue
-            except LockTimeout:
-                continue
-            except KazooException as exc:
-                log.debug("alerting HA: lock attempt failed: %r", exc)
-                self._stop.wait(1.0)
-                continue
-            log.warning("alerting HA: %s is now the notifier", self.identity)
-            self._holding.set()
-            while not self._stop.is_set() and self._holding.is_set() and lock.is_acquired:
-                self._stop.wait(0.5)
-            lost = not self._holding.is_set() or not lock.is_acquired
-            self._holding.clear()
-            if lost:
+                except KazooException as exc:
+                    log.debug("alerting HA: lock attempt failed: %r", exc)
+                    await asyncio.sleep(1.0)
+                    continue
+                log.warning("alerting HA: %s is now the notifier", self.identity)
+                self._holding.set()
+                # Both change on kazoo's thread (a lost session, a deleted node): polled.
+                while self._holding.is_set() and lock.is_acquired:  # noqa: ASYNC110
+                    await asyncio.sleep(0.5)
+                self._holding.clear()
                 log.warning("alerting HA: %s lost the notifier lock", self.identity)
-            else:
-                with contextlib.suppress(KazooException):
-                    lock.release()
+        finally:
+            # Stopping: the lock goes with the session, closed by `stop`.
+            self._holding.clear()
 
     async def publish(self, state: dict[str, Any]) -> None:
         """The notifier's state for whoever takes over (zlib-compressed JSON)."""
@@ -132,10 +130,23 @@ class ZooKeeperLeadership:
         return value if isinstance(value, dict) else None
 
     async def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, 5)
-        if self._client is not None:
-            client, self._client = self._client, None
+        """End the session: its ephemeral lock node (the lock, if held) goes with it."""
+        if self._lock is not None:
+            self._lock.cancel()  # an acquire still waiting in its thread gives up
+        if self._client is None:
+            return
+        client, self._client = self._client, None
+        if client.connected:
             await asyncio.to_thread(client.stop)
             await asyncio.to_thread(client.close)
+        else:
+            # No session (and so no lock) to end: stop only has to end the reconnecting
+            # thread, which may sit in a connect attempt for seconds. Not waited for.
+            threading.Thread(
+                target=_stop_and_close, args=(client,), name="ha-kazoo-stop", daemon=True
+            ).start()
+
+
+def _stop_and_close(client: KazooClient) -> None:
+    client.stop()
+    client.close()

@@ -1,24 +1,68 @@
-"""Delivery to the outside world: apprise, PagerDuty Events API v2, Alertmanager API v2.
+"""Delivery to the outside world, one Sender per destination: apprise, PagerDuty Events API
+v2, Alertmanager API v2.
 
-Every sender raises `DeliveryError` on failure; `permanent` failures (the receiver refuses
-the request as such) are not retried, the others are, from the outbox.
+A receiver's config section says which senders it has (`senders_for`): each typed section
+(an apprise URL, `pagerduty`, `alertmanager`) makes one sender, chosen by that section's
+type. A sender turns a grouped notification into the payload kept in the outbox (no secret
+in it: keys and URLs are added at send time) and sends payloads. Every send raises
+`DeliveryError` on failure; `permanent` failures (the receiver refuses the request as such)
+are not retried, the others are, from the outbox.
+
+To add a notification target: a config section in ReceiverConfig, a Sender class here,
+and one line in `senders_for`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import time
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import aiohttp
 import apprise
 
+from kafka_watchdog.alerting import render
+from kafka_watchdog.alerting.dispatch import Notification
+from kafka_watchdog.alerting.incidents import Alert, State
+from kafka_watchdog.config.alerting import AlertmanagerConfig, PagerDutyConfig, ReceiverConfig
+
 TIMEOUT = aiohttp.ClientTimeout(total=15)
+
+Payload = dict[str, Any]
 
 
 class DeliveryError(Exception):
     def __init__(self, message: str, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class Sender(Protocol):
+    @property
+    def receiver(self) -> str:
+        """The receiver (config name) this sender belongs to."""
+
+    @property
+    def target(self) -> str:
+        """This destination among its receiver's, as outbox rows name it (stable across
+        restarts: queued rows find their sender again)."""
+
+    @property
+    def kind(self) -> str:
+        """apprise | pagerduty | alertmanager: the `target` label of the notification
+        metrics."""
+
+    @property
+    def grouped(self) -> bool:
+        """Takes grouped notifications (through the outbox)."""
+
+    def payload(self, n: Notification, max_listed: int) -> Payload | None:
+        """What to queue for a grouped notification; None when this sender does not take
+        grouped notifications (Alertmanager groups the alerts itself)."""
+
+    async def send(self, payload: Payload) -> None:
+        """Deliver one payload; raises DeliveryError."""
 
 
 _NOTIFY_TYPE = {
@@ -29,21 +73,40 @@ _NOTIFY_TYPE = {
 }
 
 
-async def send_apprise(url: str, title: str, body: str, kind: str) -> None:
-    notifier = apprise.Apprise()
-    if not notifier.add(url):
-        # The URL is a secret: name the scheme only.
-        scheme = url.split("://", 1)[0]
-        raise DeliveryError(f"apprise cannot use this {scheme}:// URL", permanent=True)
-    # apprise's notify blocks (it does its own HTTP): keep the event loop free.
-    ok = await asyncio.to_thread(
-        notifier.notify,
-        body=body,
-        title=title,
-        notify_type=_NOTIFY_TYPE.get(kind, apprise.NotifyType.INFO),
-    )
-    if not ok:
-        raise DeliveryError("apprise reported a failed delivery (see its log above)")
+class AppriseSender:
+    """One apprise URL (Slack, Teams, e-mail, json:// webhooks, ...)."""
+
+    kind = "apprise"
+    grouped = True
+
+    def __init__(self, receiver: str, index: int, url: str) -> None:
+        self.receiver = receiver
+        self.target = f"apprise:{index}"
+        self._url = url  # a secret: often holds a token
+
+    def payload(self, n: Notification, max_listed: int) -> Payload:
+        worst = (n.firing or n.resolved)[0].finding.severity if (n.firing or n.resolved) else ""
+        return {
+            "title": render.title(n),
+            "body": render.body(n, max_listed),
+            "kind": worst if n.firing else "resolved",
+        }
+
+    async def send(self, payload: Payload) -> None:
+        notifier = apprise.Apprise()
+        if not notifier.add(self._url):
+            # The URL is a secret: name the scheme only.
+            scheme = self._url.split("://", 1)[0]
+            raise DeliveryError(f"apprise cannot use this {scheme}:// URL", permanent=True)
+        # apprise's notify blocks (it does its own HTTP): keep the event loop free.
+        ok = await asyncio.to_thread(
+            notifier.notify,
+            body=payload["body"],
+            title=payload["title"],
+            notify_type=_NOTIFY_TYPE.get(payload["kind"], apprise.NotifyType.INFO),
+        )
+        if not ok:
+            raise DeliveryError("apprise reported a failed delivery (see its log above)")
 
 
 async def _post(session: aiohttp.ClientSession, url: str, payload: Any, what: str) -> None:
@@ -58,13 +121,97 @@ async def _post(session: aiohttp.ClientSession, url: str, payload: Any, what: st
         raise DeliveryError(f"{what} unreachable: {type(exc).__name__}: {exc}") from None
 
 
-async def send_pagerduty(
-    session: aiohttp.ClientSession, api_base: str, event: dict[str, Any]
-) -> None:
-    await _post(session, api_base.rstrip("/") + "/v2/enqueue", event, "PagerDuty")
+class PagerDutySender:
+    """PagerDuty Events API v2: one incident per group, keyed by the group key."""
+
+    kind = "pagerduty"
+    target = "pagerduty"
+    grouped = True
+
+    def __init__(
+        self, receiver: str, config: PagerDutyConfig, session: aiohttp.ClientSession
+    ) -> None:
+        self.receiver = receiver
+        self._config = config
+        self._session = session
+
+    def payload(self, n: Notification, max_listed: int) -> Payload:
+        # The routing key is added at send time: no secret is written to disk.
+        return render.pagerduty_event(n, "", max_listed)
+
+    async def send(self, payload: Payload) -> None:
+        event = {**payload, "routing_key": self._config.routing_key.get_secret_value()}
+        url = self._config.api_base.rstrip("/") + "/v2/enqueue"
+        await _post(self._session, url, event, "PagerDuty")
 
 
-async def post_alertmanager(
-    session: aiohttp.ClientSession, url: str, alerts: list[dict[str, Any]]
-) -> None:
-    await _post(session, url.rstrip("/") + "/api/v2/alerts", alerts, "Alertmanager")
+class AlertmanagerSender:
+    """Alertmanager API v2: level-triggered. Every alert the receiver takes is re-posted
+    every `resend_interval` with `endsAt` ahead; Alertmanager groups and routes itself, so
+    grouped notifications are not queued for it."""
+
+    kind = "alertmanager"
+    target = "alertmanager"
+    grouped = False
+
+    def __init__(
+        self,
+        receiver: str,
+        config: AlertmanagerConfig,
+        severities: Iterable[str],
+        session: aiohttp.ClientSession,
+    ) -> None:
+        self.receiver = receiver
+        self.resend_interval = config.resend_interval
+        self._url = config.url.rstrip("/") + "/api/v2/alerts"
+        self._severities = frozenset(severities)
+        self._session = session
+
+    def payload(self, n: Notification, max_listed: int) -> None:
+        return None
+
+    def alerts(self, alerts: Iterable[Alert], muted: set[str], now: float) -> Payload:
+        """The payload of one push: every alert this receiver takes, as of `now`."""
+        horizon = 3 * self.resend_interval
+        out = []
+        for alert in alerts:
+            if alert.state is State.PENDING or alert.fingerprint in muted:
+                continue
+            labels = alert.finding.all_labels()
+            if labels["severity"] not in self._severities:
+                continue
+            ends = now + horizon if alert.state is State.FIRING else alert.resolved_at or now
+            out.append(
+                {
+                    "labels": {"alertname": alert.finding.rule, **labels},
+                    "annotations": {
+                        "summary": alert.finding.summary,
+                        "runbook_url": alert.finding.runbook,
+                    },
+                    "startsAt": _iso(alert.fired_at or alert.active_since),
+                    "endsAt": _iso(ends),
+                }
+            )
+        return {"alerts": out}
+
+    async def send(self, payload: Payload) -> None:
+        await _post(self._session, self._url, payload["alerts"], "Alertmanager")
+
+
+def senders_for(receiver: ReceiverConfig, session: aiohttp.ClientSession) -> list[Sender]:
+    """Every destination of one receiver, by the type of its config section."""
+    out: list[Sender] = [
+        AppriseSender(receiver.name, i, url.get_secret_value())
+        for i, url in enumerate(receiver.apprise)
+    ]
+    if receiver.pagerduty is not None:
+        out.append(PagerDutySender(receiver.name, receiver.pagerduty, session))
+    if receiver.alertmanager is not None:
+        out.append(
+            AlertmanagerSender(receiver.name, receiver.alertmanager, receiver.severities, session)
+        )
+    return out
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"

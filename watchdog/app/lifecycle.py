@@ -8,27 +8,53 @@ import errno
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from aiohttp import web
 
 from kafka_watchdog import __version__
 from kafka_watchdog.alerting.service import AlertingService
+from kafka_watchdog.app.supervisor import Supervisor
 from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import WatchdogConfig
+from kafka_watchdog.model.state import ClusterBoard
 from kafka_watchdog.sinks.metrics import MetricsRenderer
-from kafka_watchdog.web.routes import ALERTING, RENDERER, WATCHERS, add_routes
+from kafka_watchdog.web.routes import ALERTING, BOARD, RENDERER, SILENCES, add_routes
 
 log = logging.getLogger(__name__)
 
+# The whole stop after SIGTERM: the loops, then the sources, alerting's store and sessions.
+# What has not finished by then is left behind (and logged); the process exits anyway.
+SHUTDOWN_GRACE = 5.0
+# In-flight HTTP requests (a scrape) are given this long when the server stops.
+HTTP_SHUTDOWN = 2.0
 
-def build_app(config: WatchdogConfig) -> web.Application:
-    """Construct everything; no connection is made until the app starts."""
-    app = web.Application()
-    app[WATCHERS] = [ClusterWatcher(c, config.collection, config.lag) for c in config.clusters]
 
-    async def watchers_ctx(app: web.Application) -> AsyncIterator[None]:
-        for watcher in app[WATCHERS]:
+class Daemon:
+    """Everything that runs: one watcher per cluster, alerting, and the supervisor of
+    their loops. Constructed without I/O; `start` connects, `stop` ends it in bounded time."""
+
+    def __init__(self, config: WatchdogConfig) -> None:
+        self.config = config
+        self.board = ClusterBoard()
+        self.watchers = [
+            ClusterWatcher(
+                c,
+                config.collection,
+                config.lag,
+                min_replication_factor=config.metrics.min_replication_factor,
+                board=self.board,
+            )
+            for c in config.clusters
+        ]
+        self.alerting = (
+            AlertingService(self.board, config.alerting) if config.alerting.enabled else None
+        )
+        self.supervisor = Supervisor()
+
+    async def start(self) -> None:
+        for watcher in self.watchers:
             log.info(
                 "watching cluster",
                 extra={
@@ -39,31 +65,64 @@ def build_app(config: WatchdogConfig) -> web.Application:
                     else "none",
                 },
             )
-            await watcher.start()
-        yield
-        # Reverse order, like any stack of resources.
-        watchers: list[ClusterWatcher] = app[WATCHERS]
-        for watcher in reversed(watchers):
-            await watcher.stop()
+            await watcher.start(self.supervisor)
+        if self.alerting is not None:
+            await self.alerting.start()
+            for name, loop in self.alerting.loops().items():
+                self.supervisor.start(name, loop)
 
-    app.cleanup_ctx.append(watchers_ctx)
-    watchers: list[ClusterWatcher] = app[WATCHERS]
-    alerting = (
-        AlertingService(watchers, config.alerting, config.metrics.min_replication_factor)
-        if config.alerting.enabled
-        else None
-    )
+    async def stop(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Stop every loop, then close what they used, all within `grace` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        began = loop.time()
+        await self.supervisor.stop(grace / 2)
+        log.debug("loops stopped in %.2fs", loop.time() - began)
+
+        async def timed(name: str, close: Coroutine[Any, Any, None]) -> None:
+            started = loop.time()
+            await close
+            log.debug("%s closed in %.2fs", name, loop.time() - started)
+
+        closing = [timed(w.name, w.close(max(0.1, deadline - loop.time()))) for w in self.watchers]
+        if self.alerting is not None:
+            closing.append(timed("alerting", self.alerting.close()))
+        done, pending = await asyncio.wait(
+            [asyncio.ensure_future(c) for c in closing], timeout=max(0.1, deadline - loop.time())
+        )
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("closing failed: %r", task.exception())
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("%d resources did not close within %gs; leaving them", len(pending), grace)
+        log.debug("stopped in %.2fs", loop.time() - began)
+
+
+DAEMON = web.AppKey("daemon", Daemon)
+
+
+def build_app(config: WatchdogConfig) -> web.Application:
+    """Construct everything; no connection is made until the app starts."""
+    app = web.Application()
+    daemon = Daemon(config)
+    app[DAEMON] = daemon
+    app[BOARD] = daemon.board
+    alerting = daemon.alerting
     if alerting is not None:
-        app[ALERTING] = alerting
+        app[ALERTING] = alerting.status
+        app[SILENCES] = alerting.silences
+    app[RENDERER] = MetricsRenderer(
+        daemon.board, config.metrics, alerting=alerting.status if alerting else None
+    )
 
-        async def alerting_ctx(app: web.Application) -> AsyncIterator[None]:
-            # Started after the watchers and stopped before them (cleanup runs in reverse).
-            await alerting.start()
-            yield
-            await alerting.stop()
+    async def running(app: web.Application) -> AsyncIterator[None]:
+        await app[DAEMON].start()
+        yield
+        await app[DAEMON].stop()
 
-        app.cleanup_ctx.append(alerting_ctx)
-    app[RENDERER] = MetricsRenderer(watchers, config.metrics, alerting=alerting)
+    app.cleanup_ctx.append(running)
     add_routes(app)
     return app
 
@@ -109,7 +168,9 @@ async def serve(config: WatchdogConfig, stop: asyncio.Event | None = None) -> No
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     app = build_app(config)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=HTTP_SHUTDOWN
+    )
     await runner.setup()
     try:
         await web.SockSite(runner, sock).start()

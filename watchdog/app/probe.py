@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from kafka_watchdog.config.schema import ClusterConfig, WatchdogConfig
-from kafka_watchdog.sources.admin import AdminSource, SourceError
+from kafka_watchdog.sources.admin import AdminSource
+from kafka_watchdog.sources.errors import SourceError
 from kafka_watchdog.sources.zookeeper import ZooKeeperSource
 
 # DescribeConfigs is asked for this many topics at most: enough to show a missing ACL.

@@ -2,8 +2,13 @@
 
 Each Admin API question runs on its own schedule (metadata, offsets and groups, configs); the
 ZooKeeper mirror pushes changes as they happen. Any new part rebuilds the snapshot (pure
-`assemble`), which is diffed against the previous one into events. A loop never dies: every
-failure is recorded (health, metrics, one log line per change of state) and retried.
+`assemble`), which is diffed against the previous one into events and assessed (partition
+health, hazards) once. A loop never dies: every failure is recorded (health, metrics, one log
+line per change of state) and retried.
+
+Whatever changes, the watcher publishes a new immutable ClusterState on its board; that is
+all the rest of the daemon reads. Its own attributes (store, events, lag, health) are the
+loop's working state.
 """
 
 from __future__ import annotations
@@ -12,20 +17,25 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
+from kafka_watchdog.app.supervisor import Supervisor
 from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig
+from kafka_watchdog.detection.assess import assess
 from kafka_watchdog.detection.diff import Differ
-from kafka_watchdog.detection.events import Event, EventKind
 from kafka_watchdog.detection.lag_tracker import LagTracker
 from kafka_watchdog.model.assemble import assemble
+from kafka_watchdog.model.assessment import Assessment
+from kafka_watchdog.model.events import Event, EventKind
 from kafka_watchdog.model.health import ClusterHealth, SourceHealth
 from kafka_watchdog.model.parts import AdminView, LogOffsets, Timed, ZkView
-from kafka_watchdog.model.snapshot import ClusterSnapshot, frozen_map
+from kafka_watchdog.model.snapshot import frozen_map
+from kafka_watchdog.model.state import ClusterBoard, ClusterState
 from kafka_watchdog.model.store import SnapshotStore
-from kafka_watchdog.sources.admin import PartialAnswer, SourceError
+from kafka_watchdog.sources.errors import PartialAnswer, SourceError
 from kafka_watchdog.sources.isolated import IsolatedAdminSource
 from kafka_watchdog.sources.quorum import QuorumSource
 from kafka_watchdog.sources.zkmirror import ZkMirror
@@ -38,23 +48,31 @@ REPEAT_WARNING_AFTER = 300.0
 # ZooKeeper changes arrive in bursts (a broker failure rewrites thousands of state nodes):
 # rebuild once per burst, soon enough to keep detection well under a second.
 ZK_DEBOUNCE = 0.05
-# Longest wait for a collection loop to end, or a source to close, at shutdown.
-STOP_TIMEOUT = 20.0
+# Longest wait for the collection loops to end, or the sources to close, when the watcher
+# runs on its own (tests, benchmarks); the daemon bounds its whole shutdown itself.
+STOP_TIMEOUT = 5.0
 # Above this many events in one rebuild, log a summary per kind instead of every line.
 LOG_EVENTS_MAX = 20
-
-EventListener = Callable[[ClusterSnapshot, list[Event]], None]
+# Events kept (and published) since the start: the event rules look back an hour at most.
+EVENTS_KEPT = 1000
 
 
 class ClusterWatcher:
     def __init__(
-        self, cluster: ClusterConfig, collection: CollectionConfig, lag: LagConfig | None = None
+        self,
+        cluster: ClusterConfig,
+        collection: CollectionConfig,
+        lag: LagConfig | None = None,
+        *,
+        min_replication_factor: int = 2,
+        board: ClusterBoard | None = None,
     ) -> None:
         self.cluster = cluster
         self.collection = collection
-        self.lag = LagTracker(lag or LagConfig())
-        # Every broker ever seen registered or holding a replica: one that vanishes stays
-        # visible (broker_up 0) instead of silently dropping out of the metrics.
+        # The floor of the replication_factor_below_floor hazard (metrics.min_replication_factor).
+        self.min_replication_factor = min_replication_factor
+        lag = lag or LagConfig()
+        self.lag = LagTracker(lag.window, lag.min_samples, lag.history_points)
         self.known_brokers: set[int] = set()
         self.store = SnapshotStore()
         self.health = ClusterHealth(cluster.name, zookeeper_configured=bool(cluster.zookeeper))
@@ -66,34 +84,64 @@ class ClusterWatcher:
         )
         self.mirror: ZkMirror | None = None
         self.view = AdminView()
-        self.events: collections.deque[Event] = collections.deque(maxlen=1000)
+        self.events: collections.deque[Event] = collections.deque(maxlen=EVENTS_KEPT)
         self._diff = Differ()  # remembers offline partitions' last leaders between snapshots
         self.event_counts: collections.Counter[tuple[str, str]] = collections.Counter()
-        self.listeners: list[EventListener] = []
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = False
+        self._supervisor: Supervisor | None = None
+        self._own_supervisor = False
         self._last_warned: dict[str, float] = {}
         self._rebuild_handle: asyncio.TimerHandle | None = None
         # Offsets and configs are asked for the partitions of the first view: wait for it
         # instead of failing (and warning) at every start.
         self._first_view = asyncio.Event()
+        # What the last published state holds, rebuilt only when it changed.
+        self._assessment: Assessment | None = None
+        self._published_events: tuple[Event, ...] = ()
+        self._published_counts: Mapping[tuple[str, str], int] = frozen_map()
+        self._published_brokers: frozenset[int] = frozenset()
+        self.board = board if board is not None else ClusterBoard()
+        self._publish()
 
     @property
     def name(self) -> str:
         return self.cluster.name
 
     @property
-    def generation(self) -> int:
-        """Changes whenever what the metrics show may have changed: lag and event counts are
-        updated with (never without) a new snapshot, so the snapshot count is enough."""
-        return self.store.version
+    def state(self) -> ClusterState:
+        """The latest state this watcher published."""
+        state = self.board.get(self.name)
+        assert state is not None
+        return state
 
     def ready(self, now: float) -> tuple[bool, str]:
         return self.health.ready(now, self.collection.effective_stale_after)
 
+    def _publish(self) -> None:
+        self.board.publish(
+            ClusterState(
+                name=self.name,
+                health=self.health,
+                stale_after=self.collection.effective_stale_after,
+                snapshot=self.store.latest,
+                assessment=self._assessment,
+                version=self.store.version,
+                events=self._published_events,
+                event_counts=self._published_counts,
+                lag=self.lag.latest,
+                lag_races=self.lag.races,
+                known_brokers=self._published_brokers,
+                zookeeper_malformed=self.mirror.malformed_total if self.mirror else 0,
+            )
+        )
+
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, supervisor: Supervisor | None = None) -> None:
+        """Start the collection loops as tasks of `supervisor`; without one (tests,
+        benchmarks) the watcher supervises its own and `stop` ends them."""
+        if supervisor is None:
+            supervisor, self._own_supervisor = Supervisor(), True
+        self._supervisor = supervisor
         c = self.collection
         loops: list[tuple[str, float, Callable[[], Awaitable[None]]]] = [
             ("metadata", c.metadata_interval, self._collect_metadata),
@@ -104,41 +152,51 @@ class ClusterWatcher:
         if self.zookeeper is not None:
             loops.append(("zookeeper", c.metadata_interval, self._check_zookeeper))
         for stage, interval, step in loops:
-            task = asyncio.create_task(
-                self._every(interval, self.health.stages[stage], step), name=f"{stage}:{self.name}"
+            supervisor.start(
+                f"{stage}:{self.name}",
+                functools.partial(self._every, interval, stage, step),
+                kafka_cluster=self.name,
             )
-            self._tasks.append(task)
 
     async def stop(self) -> None:
-        """Stop the loops and close the sources, in bounded time whatever they are doing."""
-        self._stopping = True
+        """Stop the loops (when the watcher supervises its own) and close the sources."""
+        if self._own_supervisor and self._supervisor is not None:
+            await self._supervisor.stop(STOP_TIMEOUT)
+        await self.close(STOP_TIMEOUT)
+
+    async def close(self, grace: float) -> None:
+        """Close the sources (the loops have stopped), each within `grace` seconds at most."""
         if self._rebuild_handle is not None:
             self._rebuild_handle.cancel()
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            # Python 3.11's wait_for can swallow a cancellation that races with its inner
-            # future finishing; `_stopping` ends such a loop at its next turn, and the wait
-            # is bounded so that a stuck call cannot hold up shutdown.
-            _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT)
-            for task in pending:
-                log.warning(
-                    "collection loop %s did not stop in %gs; leaving it",
-                    task.get_name(),
-                    STOP_TIMEOUT,
-                    extra={"kafka_cluster": self.name},
-                )
-        self._tasks.clear()
-        closing: list[Awaitable[None]] = [self.admin.close(), self.quorum.close()]
+        closing: dict[str, Awaitable[None]] = {
+            "Admin API worker": self.admin.close(),
+            "quorum client": self.quorum.close(),
+        }
         if self.zookeeper is not None:
             if self.mirror is not None:
                 self.mirror.invalidate()
-            closing.append(self.zookeeper.close())
-        for close in closing:
+            closing["ZooKeeper session"] = self.zookeeper.close()
+        loop = asyncio.get_running_loop()
+
+        async def close(what: str, closed: Awaitable[None]) -> None:
+            began = loop.time()
             try:
-                await asyncio.wait_for(close, STOP_TIMEOUT)
+                await asyncio.wait_for(closed, grace)
             except TimeoutError:
-                log.warning("a source did not close in time", extra={"kafka_cluster": self.name})
+                log.warning(
+                    "%s did not close in %gs", what, grace, extra={"kafka_cluster": self.name}
+                )
+            except Exception as exc:
+                log.warning("%s failed to close: %r", what, exc, extra={"kafka_cluster": self.name})
+            else:
+                log.debug(
+                    "%s closed in %.2fs",
+                    what,
+                    loop.time() - began,
+                    extra={"kafka_cluster": self.name},
+                )
+
+        await asyncio.gather(*(close(what, closed) for what, closed in closing.items()))
 
     # -- the stages -----------------------------------------------------------------------
 
@@ -176,18 +234,17 @@ class ClusterWatcher:
         older than a commit (as ConsumerGroupCommand does), so lag races stay rare."""
         await self._first_view.wait()
         self.admin.start()
-        groups_health = self.health.stages["groups"]
         started = time.time()
         groups = None
         try:
             groups = frozen_map(await self.admin.groups())
         except PartialAnswer as exc:  # some groups refused: the rest is still news
             groups = frozen_map(exc.value)
-            self._record_failure(groups_health, started, str(exc), exc.reason)
+            self._record_failure("groups", started, str(exc), exc.reason)
         except SourceError as exc:
-            self._record_failure(groups_health, started, str(exc), exc.reason)
+            self._record_failure("groups", started, str(exc), exc.reason)
         else:
-            groups_health.succeeded(started, time.time())
+            self._set_stage("groups", self.health.stages["groups"].succeeded(started, time.time()))
         every, led = self._partitions()
         fresh = await self.admin.log_offsets(led)
         offsets = frozen_map(self._carry_forward(every, fresh))
@@ -252,15 +309,17 @@ class ClusterWatcher:
             return
         level = {"CONNECTED": logging.INFO, "CONNECTING": logging.DEBUG}.get(state, logging.WARNING)
         log.log(level, "ZooKeeper session %s", state, extra={"kafka_cluster": self.name})
-        self.health.zookeeper_state = state
+        self.health = self.health.with_zookeeper_state(state)
         if self.mirror is None:
+            self._publish()
             return
         if state == "CONNECTED":
             # kazoo dropped every watch with the connection: read and watch everything again.
             self.mirror.resync()
+            self._publish()
         else:
             self.mirror.invalidate()
-            self._rebuild()  # fall back to the Admin API view
+            self._rebuild()  # fall back to the Admin API view (and publish)
 
     def _zk_changed(self) -> None:
         if self._rebuild_handle is None:
@@ -283,6 +342,7 @@ class ClusterWatcher:
         self._rebuild_handle = None
         snapshot = assemble(self.name, self.view, self._zk_view_if_live(), time.time())
         if snapshot is None:
+            self._publish()
             return
         latest = self.store.latest
         if (
@@ -300,15 +360,20 @@ class ClusterWatcher:
             )
         previous = self.store.put(snapshot)
         self._first_view.set()
+        self._assessment = assess(snapshot, self.min_replication_factor)
+        known = len(self.known_brokers)
         self.known_brokers.update(snapshot.brokers)
         for topic in snapshot.topics.values():
             for p in topic.partitions:
                 self.known_brokers.update(p.replicas)
+        if len(self.known_brokers) != known:
+            self._published_brokers = frozenset(self.known_brokers)
         events = self._diff(previous, snapshot)
         if events:
-            self._record(snapshot, events)
+            self._record(events)
+        self._publish()
 
-    def _record(self, snapshot: ClusterSnapshot, events: list[Event]) -> None:
+    def _record(self, events: list[Event]) -> None:
         self.events.extend(events)
         for event in events:
             self.event_counts[(event.kind.value, event.topic or "")] += 1
@@ -316,6 +381,8 @@ class ClusterWatcher:
         if gone:  # a deleted topic's counters go with it, like its other series
             for key in [k for k in self.event_counts if k[1] in gone]:
                 del self.event_counts[key]
+        self._published_events = tuple(self.events)
+        self._published_counts = frozen_map(self.event_counts)
         shown = events if len(events) <= LOG_EVENTS_MAX else events[: LOG_EVENTS_MAX // 2]
         for event in shown:
             log.info(
@@ -330,60 +397,61 @@ class ClusterWatcher:
                 ", ".join(f"{k} x{n}" for k, n in kinds.most_common()),
                 extra={"kafka_cluster": self.name},
             )
-        for listener in self.listeners:
-            try:
-                listener(snapshot, events)
-            except Exception:  # a broken sink must not stop detection
-                log.exception("event listener failed", extra={"kafka_cluster": self.name})
 
     # -- scheduling -----------------------------------------------------------------------
 
-    async def _run_cycle(self, health: SourceHealth, step: Callable[[], Awaitable[None]]) -> None:
+    async def _run_cycle(self, stage: str, step: Callable[[], Awaitable[None]]) -> None:
         started = time.time()
         try:
             await step()
         except SourceError as exc:
-            self._record_failure(health, started, str(exc), exc.reason)
+            self._record_failure(stage, started, str(exc), exc.reason)
         except Exception as exc:  # a bug must not stop the watch of this cluster
             log.exception("collection failed unexpectedly", extra={"kafka_cluster": self.name})
-            self._record_failure(health, started, f"internal error: {exc!r}")
+            self._record_failure(stage, started, f"internal error: {exc!r}")
         else:
+            health = self.health.stages[stage]
             if health.consecutive_failures:
                 log.info(
                     "%s recovered after %d failed attempts",
-                    health.stage,
+                    stage,
                     health.consecutive_failures,
                     extra={"kafka_cluster": self.name},
                 )
-            health.succeeded(started, time.time())
+            self._set_stage(stage, health.succeeded(started, time.time()))
+
+    def _set_stage(self, stage: str, health: SourceHealth) -> None:
+        self.health = self.health.with_stage(health)
+        self._publish()
 
     def _record_failure(
-        self, health: SourceHealth, started: float, error: str, reason: str = "error"
+        self, stage: str, started: float, error: str, reason: str = "error"
     ) -> None:
         now = time.time()
         # One warning when a stage starts failing, then one every REPEAT_WARNING_AFTER while
         # it stays broken: the wording of the error may change from one attempt to the next
         # (timed out, then transport failure) without anything new to tell.
+        health = self.health.stages[stage]
         starts_failing = health.consecutive_failures == 0
-        health.failed(started, now, error, reason)
-        last = self._last_warned.get(health.stage, 0.0)
+        self._set_stage(stage, health.failed(started, now, error, reason))
+        last = self._last_warned.get(stage, 0.0)
         if not (starts_failing or now - last >= REPEAT_WARNING_AFTER):
             log.debug("%s (still failing)", error, extra={"kafka_cluster": self.name})
         else:
-            self._last_warned[health.stage] = now
+            self._last_warned[stage] = now
             log.warning(
                 "%s (retrying)",
                 error,
-                extra={"kafka_cluster": self.name, "stage": health.stage},
+                extra={"kafka_cluster": self.name, "stage": stage},
             )
 
     async def _every(
-        self, interval: float, health: SourceHealth, step: Callable[[], Awaitable[None]]
+        self, interval: float, stage: str, step: Callable[[], Awaitable[None]]
     ) -> None:
         # Fixed-rate schedule: a slow cycle shortens the next sleep instead of drifting.
         next_run = time.monotonic()
-        while not self._stopping:
-            await self._run_cycle(health, step)
+        while True:
+            await self._run_cycle(stage, step)
             next_run += interval
             delay = next_run - time.monotonic()
             if delay < 0:

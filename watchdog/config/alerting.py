@@ -1,43 +1,23 @@
 """The `alerting:` section: rules, grouping, silences, inhibition and receivers.
 
-The built-in rules and their defaults live in watchdog/alerting/rules.py (RULES); here a
-user only overrides what differs. Semantics follow Alertmanager's where users know them.
+The built-in rules and their defaults are declared once, in the rule registry
+(watchdog/rules/registry.py); here a user only overrides what differs, and the names are
+checked against the registry. Semantics follow Alertmanager's where users know them.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from kafka_watchdog.config.durations import Duration, parse_timestamp
 from kafka_watchdog.config.schema_base import NameFilter, StrictModel
 from kafka_watchdog.config.zookeeper import ZooKeeperConfig
-
-Severity = Literal["critical", "warning", "info"]
-
-# The built-in rule names, kept here so the config can be validated without importing the
-# rules (which need the model). watchdog/alerting/rules.py defines one rule per name.
-RULE_NAMES = (
-    "under_replicated",
-    "under_min_isr",
-    "offline_partitions",
-    "unclean_leader_election",
-    "log_truncation",
-    "broker_gone",
-    "controller_missing",
-    "controller_flapping",
-    "isr_shrink_rate",
-    "consumer_lag",
-    "consumer_lag_seconds",
-    "consumer_stalled",
-    "commit_beyond_log_end",
-    "risky_topic_config",
-    "cluster_unseen",
-    "zookeeper_session_lost",
-)
+from kafka_watchdog.rules.registry import BY_NAME
+from kafka_watchdog.rules.spec import Severity
 
 
 class RuleOverride(StrictModel):
@@ -246,10 +226,15 @@ class AlertingConfig(StrictModel):
     @field_validator("rules")
     @classmethod
     def _known_rules(cls, value: dict[str, RuleOverride]) -> dict[str, RuleOverride]:
-        unknown = sorted(set(value) - set(RULE_NAMES))
+        unknown = sorted(set(value) - set(BY_NAME))
         if unknown:
+            hints = [
+                f"{name} (did you mean {close[0]!r}?)" if close else name
+                for name in unknown
+                for close in [difflib.get_close_matches(name, list(BY_NAME), n=1)]
+            ]
             raise ValueError(
-                f"unknown rule(s) {', '.join(unknown)}; the rules are: {', '.join(RULE_NAMES)}"
+                f"unknown rule(s) {', '.join(hints)}; the rules are: {', '.join(BY_NAME)}"
             )
         return value
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -61,6 +61,40 @@ class ZooKeeperConfig(StrictModel):
     def chroot(self) -> str:
         _, slash, chroot = self.connect.partition("/")
         return "/" + chroot if slash else ""
+
+    def kazoo_options(self) -> dict[str, Any]:
+        """KazooClient's arguments for this ensemble (as client_properties() is for
+        librdkafka): the cluster sources and alerting's HA lock connect with the same."""
+        options: dict[str, Any] = {
+            "hosts": self.hosts,
+            "timeout": self.session_timeout,
+            "read_only": True,  # the watchdog never writes; a read-only server still serves it
+            # Reconnect forever: losing ZooKeeper is reported, never fatal.
+            "connection_retry": {"max_tries": -1, "delay": 0.5, "backoff": 2, "max_delay": 10},
+        }
+        tls = self.tls
+        if tls is not None:
+            options.update(
+                use_ssl=True,
+                ca=tls.ca,
+                certfile=tls.certfile,
+                keyfile=tls.keyfile,
+                keyfile_password=(
+                    tls.keyfile_password.get_secret_value() if tls.keyfile_password else None
+                ),
+                verify_certs=tls.verify_certs,
+                check_hostname=tls.check_hostname,
+            )
+        if self.sasl is not None:
+            sasl: dict[str, Any] = {"mechanism": self.sasl.mechanism, "service": self.sasl.service}
+            if self.sasl.username:
+                sasl["username"] = self.sasl.username
+            if self.sasl.password:
+                sasl["password"] = self.sasl.password.get_secret_value()
+            if self.sasl.principal:
+                sasl["principal"] = self.sasl.principal
+            options["sasl_options"] = sasl
+        return options
 
 
 # librdkafka property names: dotted lower-case words (a few contain underscores).

@@ -23,7 +23,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from kafka_watchdog.detection.events import Event, EventKind
+from kafka_watchdog.model.events import (
+    BrokerChange,
+    Change,
+    CommitBeyondEnd,
+    ControllerChange,
+    Event,
+    EventKind,
+    IsrChange,
+    LeaderChange,
+    ReplicasChange,
+    TopicChange,
+    Truncation,
+    UncleanElection,
+)
 from kafka_watchdog.model.snapshot import (
     ClusterSnapshot,
     LeaderRecovery,
@@ -91,13 +104,31 @@ class Differ:
         return events
 
 
-def _event(curr: ClusterSnapshot, kind: EventKind, subject: str, **fields: object) -> Event:
+def _event(
+    curr: ClusterSnapshot,
+    kind: EventKind,
+    subject: str,
+    change: Change,
+    detail: str,
+    *,
+    topic: str | None = None,
+    partition: int | None = None,
+    broker: int | None = None,
+    group: str | None = None,
+    source_time: float | None = None,
+) -> Event:
     return Event(
         kind=kind,
         cluster=curr.cluster,
         subject=subject,
+        change=change,
         observed_at=curr.taken_at,
-        **fields,  # type: ignore[arg-type]
+        source_time=source_time,
+        topic=topic,
+        partition=partition,
+        broker=broker,
+        group=group,
+        detail=detail,
     )
 
 
@@ -108,10 +139,9 @@ def _brokers(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
             curr,
             EventKind.BROKER_GONE,
             f"broker {broker_id}",
-            before=broker,
-            after=None,
+            BrokerChange(broker, None),
+            f"broker {broker_id} ({broker.host}:{broker.port}) left the cluster",
             broker=broker_id,
-            detail=f"broker {broker_id} ({broker.host}:{broker.port}) left the cluster",
         )
     for broker_id in sorted(curr.brokers.keys() - prev.brokers.keys()):
         broker = curr.brokers[broker_id]
@@ -119,10 +149,9 @@ def _brokers(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
             curr,
             EventKind.BROKER_REGISTERED,
             f"broker {broker_id}",
-            before=None,
-            after=broker,
+            BrokerChange(None, broker),
+            f"broker {broker_id} ({broker.host}:{broker.port}) registered",
             broker=broker_id,
-            detail=f"broker {broker_id} ({broker.host}:{broker.port}) registered",
         )
 
 
@@ -141,10 +170,9 @@ def _controller(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]
             curr,
             EventKind.CONTROLLER_CHANGED,
             "controller",
-            before=before,
-            after=after,
+            ControllerChange(before, after),
+            f"controller moved from {prev.controller_id} to {curr.controller_id}{epochs}",
             broker=curr.controller_id,
-            detail=f"controller moved from {prev.controller_id} to {curr.controller_id}{epochs}",
         )
 
 
@@ -163,20 +191,18 @@ def _topics(
                 curr,
                 EventKind.TOPIC_DELETED,
                 name,
-                before=old.topic_id,
-                after=None,
+                TopicChange(old.topic_id, None),
+                f"topic {name} was deleted",
                 topic=name,
-                detail=f"topic {name} was deleted",
             )
         if new is not None and (old is None or recreated):
             yield _event(
                 curr,
                 EventKind.TOPIC_CREATED,
                 name,
-                before=None,
-                after=new.topic_id,
+                TopicChange(None, new.topic_id),
+                f"topic {name} was created with {len(new.partitions)} partitions",
                 topic=name,
-                detail=f"topic {name} was created with {len(new.partitions)} partitions",
             )
         if old is None or new is None or recreated:
             continue
@@ -193,17 +219,16 @@ def _partition(
     """`last_leader`: when `old` is offline, the leader it had before (None if unknown)."""
     subject = f"{new.topic}-{new.partition}"
 
-    def event(kind: EventKind, before: object, after: object, detail: str) -> Event:
+    def event(kind: EventKind, change: Change, detail: str) -> Event:
         return _event(
             curr,
             kind,
             subject,
-            before=before,
-            after=after,
+            change,
+            detail,
             topic=new.topic,
             partition=new.partition,
             source_time=new.source_time,
-            detail=detail,
         )
 
     removed = [r for r in old.isr if r not in new.isr]
@@ -211,15 +236,13 @@ def _partition(
     if removed:
         yield event(
             EventKind.ISR_SHRINK,
-            old.isr,
-            new.isr,
+            IsrChange(old.isr, new.isr),
             f"{subject}: ISR shrank from {list(old.isr)} to {list(new.isr)} (out: {removed})",
         )
     if added:
         yield event(
             EventKind.ISR_EXPAND,
-            old.isr,
-            new.isr,
+            IsrChange(old.isr, new.isr),
             f"{subject}: ISR grew from {list(old.isr)} to {list(new.isr)} (back: {added})",
         )
 
@@ -227,8 +250,7 @@ def _partition(
     if leader_changed and new.offline:
         yield event(
             EventKind.PARTITION_OFFLINE,
-            old.leader,
-            new.leader,
+            LeaderChange(old.leader, new.leader),
             f"{subject} is offline: no leader (last leader {old.leader}, ISR {list(new.isr)})",
         )
     elif leader_changed and old.offline:
@@ -240,23 +262,20 @@ def _partition(
             before_spell = f" (leader {last_leader} before it went offline)"
         yield event(
             EventKind.PARTITION_ONLINE,
-            old.leader,
-            new.leader,
+            LeaderChange(old.leader, new.leader),
             f"{subject} is back online with leader {new.leader}{before_spell}",
         )
         if last_leader is not None and last_leader != new.leader:
             yield event(
                 EventKind.LEADER_CHANGED,
-                last_leader,
-                new.leader,
+                LeaderChange(last_leader, new.leader),
                 f"{subject}: leader moved from {last_leader} to {new.leader} "
                 "(through a moment with no leader)",
             )
     elif leader_changed:
         yield event(
             EventKind.LEADER_CHANGED,
-            old.leader,
-            new.leader,
+            LeaderChange(old.leader, new.leader),
             f"{subject}: leader moved from {old.leader} to {new.leader}",
         )
 
@@ -265,8 +284,7 @@ def _partition(
         unclean = True
         yield event(
             EventKind.UNCLEAN_LEADER_ELECTION,
-            (old.leader, old.isr),
-            (new.leader, new.isr),
+            UncleanElection((old.leader, old.isr), (new.leader, new.isr)),
             f"{subject}: unclean leader election: new leader {new.leader} was not in the last "
             f"known ISR {list(old.isr)}; records it had not replicated are lost",
         )
@@ -277,8 +295,7 @@ def _partition(
         unclean = True
         yield event(
             EventKind.UNCLEAN_LEADER_ELECTION,
-            (old.leader, old.isr),
-            (new.leader, new.isr),
+            UncleanElection((old.leader, old.isr), (new.leader, new.isr)),
             f"{subject}: unclean leader election: the controller marked leader {new.leader} "
             "RECOVERING",
         )
@@ -292,8 +309,7 @@ def _partition(
         lost = old.log_end_offset - new.log_end_offset
         yield event(
             EventKind.LOG_TRUNCATION,
-            old.log_end_offset,
-            new.log_end_offset,
+            Truncation(old.log_end_offset, new.log_end_offset),
             f"{subject}: log end offset went back from {old.log_end_offset} to "
             f"{new.log_end_offset}: {lost} records lost",
         )
@@ -303,8 +319,7 @@ def _partition(
     ):
         yield event(
             EventKind.REASSIGNMENT_STARTED,
-            old.replicas,
-            new.replicas,
+            ReplicasChange(old.replicas, new.replicas),
             f"{subject}: reassignment started (adding {list(new.adding_replicas)}, "
             f"removing {list(new.removing_replicas)})",
         )
@@ -313,8 +328,7 @@ def _partition(
     ):
         yield event(
             EventKind.REASSIGNMENT_FINISHED,
-            old.replicas,
-            new.replicas,
+            ReplicasChange(old.replicas, new.replicas),
             f"{subject}: reassignment finished, replicas now {list(new.replicas)}",
         )
 
@@ -341,12 +355,11 @@ def _groups(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
                 curr,
                 EventKind.OFFSET_BEYOND_LOG_END,
                 f"group {group_id} {topic}-{partition}",
-                before=old_committed,
-                after=committed,
+                CommitBeyondEnd(old_committed, committed, state.log_end_offset),
+                f"group {group_id} committed {committed} on {topic}-{partition} but the "
+                f"log ends at {state.log_end_offset}: its next fetch resets the offset "
+                "(auto.offset.reset)",
                 topic=topic,
                 partition=partition,
                 group=group_id,
-                detail=f"group {group_id} committed {committed} on {topic}-{partition} but the "
-                f"log ends at {state.log_end_offset}: its next fetch resets the offset "
-                "(auto.offset.reset)",
             )

@@ -19,33 +19,8 @@ import itertools
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class LagStatus(StrEnum):
-    OK = "OK"
-    WARN = "WARN"
-    STALL = "STALL"
-    STOP = "STOP"
-    REWIND = "REWIND"
-    ERROR = "ERROR"  # the partition is gone or its log end is unknown
-    UNKNOWN = "UNKNOWN"  # not enough samples in the window yet
-
-    @property
-    def severity(self) -> int:
-        """For the group's overall status: the worst partition wins."""
-        return _SEVERITY[self]
-
-
-_SEVERITY = {
-    LagStatus.OK: 0,
-    LagStatus.UNKNOWN: 1,
-    LagStatus.WARN: 2,
-    LagStatus.REWIND: 3,
-    LagStatus.STALL: 4,
-    LagStatus.STOP: 5,
-    LagStatus.ERROR: 6,
-}
+from kafka_watchdog.model.lag import LagStatus
 
 Point = tuple[int, float]  # (log end offset, time)
 

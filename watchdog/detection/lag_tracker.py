@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from kafka_watchdog.config.schema import LagConfig
 from kafka_watchdog.detection.lag import (
-    LagStatus,
     Point,
     PointHistory,
     Sample,
@@ -20,45 +17,27 @@ from kafka_watchdog.detection.lag import (
     lag_messages,
     lag_seconds,
 )
+from kafka_watchdog.model.lag import GroupLag, LagStatus, PartitionLag
 from kafka_watchdog.model.parts import LogOffsets
-from kafka_watchdog.model.snapshot import GroupState
+from kafka_watchdog.model.snapshot import GroupState, frozen_map
 
 TP = tuple[str, int]
 
 
-@dataclass(frozen=True, slots=True)
-class PartitionLag:
-    topic: str
-    partition: int
-    committed: int
-    log_end: int | None
-    lag: int | None  # None when the log end is unknown
-    lag_seconds: float | None
-    status: LagStatus
-
-
-@dataclass(frozen=True, slots=True)
-class GroupLag:
-    group: str
-    state: str
-    members: int
-    partitions: tuple[PartitionLag, ...]
-    status: LagStatus  # the worst partition's
-
-    def by_topic(self) -> dict[str, list[PartitionLag]]:
-        out: dict[str, list[PartitionLag]] = {}
-        for p in self.partitions:
-            out.setdefault(p.topic, []).append(p)
-        return out
-
-
 class LagTracker:
-    def __init__(self, config: LagConfig) -> None:
-        self.config = config
+    """`window` and `min_samples`: Burrow's evaluation window and the samples it needs;
+    `history_points`: (log end, time) points kept per partition for lag in seconds."""
+
+    def __init__(self, window: float, min_samples: int, history_points: int) -> None:
+        self.window = window
+        self.min_samples = min_samples
+        self.history_points = history_points
         self._points: dict[TP, PointHistory] = {}
         self._samples: dict[tuple[str, TP], deque[Sample]] = {}
         self.races_total: Counter[str] = Counter()  # commit newer than the log end read
-        self.latest: Mapping[str, GroupLag] = {}
+        # The last evaluation and race counts, read-only (published as they are).
+        self.latest: Mapping[str, GroupLag] = frozen_map()
+        self.races: Mapping[str, int] = frozen_map()
         self.evaluated_at: float | None = None  # the `at` of `latest`
 
     def log_end_points(self, topic: str, partition: int) -> tuple[Point, ...]:
@@ -75,13 +54,13 @@ class LagTracker:
                 continue
             history = self._points.get(tp)
             if history is None:
-                history = self._points[tp] = PointHistory(self.config.history_points)
+                history = self._points[tp] = PointHistory(self.history_points)
             history.record(end, at)
         for tp in self._points.keys() - offsets.keys():
             del self._points[tp]  # the partition is gone
 
         # Enough samples to cover the window at any poll rate the config allows.
-        keep = max(self.config.min_samples * 4, 64)
+        keep = max(self.min_samples * 4, 64)
         result: dict[str, GroupLag] = {}
         seen: set[tuple[str, TP]] = set()
         for group_id, group in groups.items():
@@ -105,8 +84,8 @@ class LagTracker:
                     samples,
                     tp in group.assigned,
                     at,
-                    self.config.window,
-                    self.config.min_samples,
+                    self.window,
+                    self.min_samples,
                 )
                 seconds = lag_seconds(history.points, committed, at) if history else None
                 parts.append(PartitionLag(*tp, committed, end, lag, seconds, status))
@@ -116,5 +95,6 @@ class LagTracker:
             del self._samples[key]  # group deleted or stopped committing that partition
         for group_id in self.races_total.keys() - groups.keys():
             del self.races_total[group_id]
-        self.latest, self.evaluated_at = result, at
-        return result
+        self.latest, self.evaluated_at = frozen_map(result), at
+        self.races = frozen_map(self.races_total)
+        return self.latest

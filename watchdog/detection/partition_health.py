@@ -12,19 +12,13 @@ Offline (no leader at all) and preferred leader (the first replica leads) are re
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 
+from kafka_watchdog.model.assessment import PartitionHealth
 from kafka_watchdog.model.snapshot import ClusterSnapshot, PartitionState, TopicConfig
 
-
-@dataclass(frozen=True, slots=True)
-class PartitionHealth:
-    under_replicated: bool
-    under_min_isr: bool
-    at_min_isr: bool
-    unavailable: bool
-    offline: bool
-    preferred_leader: bool
+# 64 possible answers: one shared instance each, so a 10,000-partition assessment holds
+# references, not 10,000 objects.
+_SHARED: dict[tuple[bool, bool, bool, bool, bool, bool], PartitionHealth] = {}
 
 
 def classify(
@@ -32,14 +26,18 @@ def classify(
 ) -> PartitionHealth:
     has_leader = p.leader >= 0
     min_isr = config.min_insync_replicas
-    return PartitionHealth(
-        under_replicated=p.replication_factor - len(p.isr) > 0,
-        under_min_isr=not has_leader or (min_isr is not None and len(p.isr) < min_isr),
-        at_min_isr=min_isr is not None and len(p.isr) == min_isr,
-        unavailable=not has_leader or p.leader not in live_brokers,
-        offline=not has_leader,
-        preferred_leader=bool(p.replicas) and p.leader == p.replicas[0],
+    flags = (
+        p.replication_factor - len(p.isr) > 0,
+        not has_leader or (min_isr is not None and len(p.isr) < min_isr),
+        min_isr is not None and len(p.isr) == min_isr,
+        not has_leader or p.leader not in live_brokers,
+        not has_leader,
+        bool(p.replicas) and p.leader == p.replicas[0],
     )
+    health = _SHARED.get(flags)
+    if health is None:
+        health = _SHARED[flags] = PartitionHealth(*flags)
+    return health
 
 
 HEALTH_SETS = ("under_replicated", "under_min_isr", "at_min_isr", "unavailable", "offline")

@@ -1,10 +1,14 @@
 """How well each collection stage of each cluster is doing: drives /readyz, `up` and the
-self metrics. Pure state updated by the collection loops; time is always passed in.
+self metrics. Immutable values: a collection loop replaces its cluster's health with the
+answer of `succeeded`/`failed` and publishes it; time is always passed in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from kafka_watchdog.model.snapshot import frozen_map
 
 # stage -> source. The metadata stage is what readiness is judged on: it is the view.
 STAGES = {
@@ -17,7 +21,7 @@ STAGES = {
 }
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SourceHealth:
     """One collection stage (metadata, offsets, ...) of one cluster."""
 
@@ -37,39 +41,47 @@ class SourceHealth:
     def source(self) -> str:
         return STAGES.get(self.stage, "admin")
 
-    def succeeded(self, started: float, finished: float) -> None:
-        self.attempts_total += 1
-        self.last_attempt = started
-        self.last_success = finished
-        self.last_duration = finished - started
-        self.last_error = None
-        self.last_reason = None
-        self.consecutive_failures = 0
+    def succeeded(self, started: float, finished: float) -> SourceHealth:
+        return replace(
+            self,
+            attempts_total=self.attempts_total + 1,
+            last_attempt=started,
+            last_success=finished,
+            last_duration=finished - started,
+            last_error=None,
+            last_reason=None,
+            consecutive_failures=0,
+        )
 
-    def failed(self, started: float, finished: float, error: str, reason: str = "error") -> None:
-        self.attempts_total += 1
-        self.errors_total += 1
-        self.last_attempt = started
-        self.last_duration = finished - started
-        self.last_error = error
-        self.last_reason = reason
-        self.consecutive_failures += 1
+    def failed(
+        self, started: float, finished: float, error: str, reason: str = "error"
+    ) -> SourceHealth:
+        return replace(
+            self,
+            attempts_total=self.attempts_total + 1,
+            errors_total=self.errors_total + 1,
+            last_attempt=started,
+            last_duration=finished - started,
+            last_error=error,
+            last_reason=reason,
+            consecutive_failures=self.consecutive_failures + 1,
+        )
 
     def fresh(self, now: float, stale_after: float) -> bool:
         return self.last_success is not None and now - self.last_success <= stale_after
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ClusterHealth:
     cluster: str
     zookeeper_configured: bool = False
-    stages: dict[str, SourceHealth] = field(default_factory=dict)
+    stages: Mapping[str, SourceHealth] = field(default_factory=frozen_map)
     zookeeper_state: str | None = None  # CONNECTED / SUSPENDED / LOST / CONNECTING
 
     def __post_init__(self) -> None:
-        for stage in STAGES:
-            if stage != "zookeeper" or self.zookeeper_configured:
-                self.stages.setdefault(stage, SourceHealth(stage))
+        if not self.stages:  # a new cluster: every stage it has, never tried
+            wanted = [s for s in STAGES if s != "zookeeper" or self.zookeeper_configured]
+            object.__setattr__(self, "stages", frozen_map({s: SourceHealth(s) for s in wanted}))
 
     @property
     def admin(self) -> SourceHealth:
@@ -81,6 +93,12 @@ class ClusterHealth:
 
     def sources(self) -> list[SourceHealth]:
         return list(self.stages.values())
+
+    def with_stage(self, health: SourceHealth) -> ClusterHealth:
+        return replace(self, stages=frozen_map({**self.stages, health.stage: health}))
+
+    def with_zookeeper_state(self, state: str) -> ClusterHealth:
+        return replace(self, zookeeper_state=state)
 
     def ready(self, now: float, stale_after: float) -> tuple[bool, str]:
         """Ready means a fresh Admin API view; ZooKeeper trouble degrades but does not block."""

@@ -29,9 +29,12 @@ from typing import Any
 from kafka_watchdog.config.schema import ClusterConfig
 from kafka_watchdog.model.parts import ClusterDescription, TopicMetadata
 from kafka_watchdog.model.snapshot import GroupState, TopicConfig
-from kafka_watchdog.sources.admin import AdminSource, SourceError
+from kafka_watchdog.sources.admin import AdminSource
+from kafka_watchdog.sources.errors import SourceError
 
 log = logging.getLogger(__name__)
+# How long the pool's thread gets to notice its killed worker and end.
+CLOSE_GRACE = 3.0
 
 
 def _proxy(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
@@ -142,21 +145,26 @@ class IsolatedAdminSource:
         self._pool, self._pid = None, None
 
     def _kill(self, pool: ProcessPoolExecutor) -> None:
-        if self._pid is not None:
+        pids = {self._pid} if self._pid is not None else set()
+        # Before its first answer the worker's pid is only known to the pool.
+        pids |= set(getattr(pool, "_processes", None) or {})
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
         pool.shutdown(wait=False, cancel_futures=True)
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        # A clean exit destroys the client in the worker; a stuck destroy only holds the
-        # worker, which is then killed.
-        try:
-            await asyncio.wait_for(asyncio.to_thread(pool.shutdown, True, cancel_futures=True), 15)
-        except TimeoutError:
-            self._kill(pool)
+        # The client only reads: nothing to flush, and its sockets close with the process.
+        # Killed rather than asked to exit, which would wait for a call in flight (an
+        # unreachable cluster makes every call wait out its timeout) and for librdkafka's
+        # destroy (up to a second with brokers up; it has been seen to hang). The pool's
+        # own thread then sees the worker gone and ends, releasing its queues.
+        self._kill(pool)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.to_thread(pool.shutdown, True), CLOSE_GRACE)
         self._pid = None
 
     async def describe_cluster(self) -> ClusterDescription:

@@ -9,19 +9,24 @@ only, with the same security settings translated from the librdkafka properties.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from kafka_watchdog.config.schema import ClusterConfig
 from kafka_watchdog.model.parts import Quorum, QuorumAnswer, Reassignments
 from kafka_watchdog.model.snapshot import frozen_map
 from kafka_watchdog.sources import kafka_errors, tokens
-from kafka_watchdog.sources.admin import SourceError
+from kafka_watchdog.sources.errors import SourceError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# How long closing an idle client may take.
+CLOSE_GRACE = 3.0
 
 # librdkafka property -> kafka-python keyword
 _TRANSLATE = {
@@ -85,7 +90,7 @@ class QuorumSource:
         # kafka-python clients are not thread-safe, and a request to a hung broker can outlive
         # its asyncio timeout: one worker thread serialises every use, close included, and a
         # call still running makes the next cycle report it rather than queue behind it.
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix=f"quorum-{cluster.name}")
+        self._worker = _Worker(f"quorum-{cluster.name}")
         self._busy = False
 
     def _connect(self) -> Any:
@@ -189,19 +194,56 @@ class QuorumSource:
 
     def _run(self, fn: Callable[[], T]) -> asyncio.Future[T]:
         self._busy = True
-        future = asyncio.wrap_future(self._worker.submit(self._run_blocking, fn))
+        future = asyncio.wrap_future(self._worker.submit(functools.partial(self._run_blocking, fn)))
         # Shielded callers may be gone (timed out, stopped) when it finishes: mark its
         # outcome as seen so asyncio does not log it as "never retrieved".
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         return future
 
     async def close(self) -> None:
-        """Close the client once any call in flight has finished (bounded by its timeouts)."""
-        try:
-            await asyncio.wait_for(self._run(self._reset), self.request_timeout * 2 + 5)
-        except TimeoutError:
-            log.warning("cluster %r: quorum client did not close in time", self.cluster.name)
-        self._worker.shutdown(wait=False, cancel_futures=True)
+        """Close the client. A call in flight (an unreachable cluster makes it wait out its
+        timeout) is not waited for: the client is closed on the worker thread after it."""
+        if self._busy:
+            self._worker.submit(self._reset)  # runs after the call in flight
+        else:
+            try:
+                await asyncio.wait_for(self._run(self._reset), CLOSE_GRACE)
+            except TimeoutError:
+                log.warning("cluster %r: quorum client did not close in time", self.cluster.name)
+        self._worker.shutdown()
+
+
+class _Worker:
+    """One daemon thread running calls in order. A kafka-python call blocks as long as its
+    bootstrap or request does (an unreachable cluster: the whole timeout); a daemon thread
+    never makes the process wait for it at exit (a ThreadPoolExecutor's thread would)."""
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        self._calls.put((fn, future))
+        if not self._thread.is_alive() and self._thread.ident is None:
+            self._thread.start()
+        return future
+
+    def shutdown(self) -> None:
+        """The thread ends after the calls already submitted."""
+        self._calls.put(None)
+
+    def _serve(self) -> None:
+        while (call := self._calls.get()) is not None:
+            fn, future = call
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to the caller, like an executor would
+                future.set_exception(exc)
 
 
 def parse_quorum(answer: dict[str, Any]) -> Quorum:

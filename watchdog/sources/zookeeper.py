@@ -8,51 +8,19 @@ kazoo calls back on its own thread; state changes are handed to the loop thread-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import threading
 from collections.abc import Callable
-from typing import Any
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NoNodeError
-from kazoo.handlers.threading import KazooTimeoutError
 
-from kafka_watchdog.config.schema import ClusterConfig, ZooKeeperConfig
-from kafka_watchdog.sources.admin import SourceError
+from kafka_watchdog.config.schema import ClusterConfig
+from kafka_watchdog.sources.errors import SourceError
 
 log = logging.getLogger(__name__)
-
-
-def kazoo_options(zk: ZooKeeperConfig) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "hosts": zk.hosts,
-        "timeout": zk.session_timeout,
-        "read_only": True,  # the watchdog never writes; a read-only server still serves it
-        # Reconnect forever: losing ZooKeeper is reported, never fatal.
-        "connection_retry": {"max_tries": -1, "delay": 0.5, "backoff": 2, "max_delay": 10},
-    }
-    if zk.tls is not None:
-        options.update(
-            use_ssl=True,
-            ca=zk.tls.ca,
-            certfile=zk.tls.certfile,
-            keyfile=zk.tls.keyfile,
-            keyfile_password=(
-                zk.tls.keyfile_password.get_secret_value() if zk.tls.keyfile_password else None
-            ),
-            verify_certs=zk.tls.verify_certs,
-            check_hostname=zk.tls.check_hostname,
-        )
-    if zk.sasl is not None:
-        sasl: dict[str, Any] = {"mechanism": zk.sasl.mechanism, "service": zk.sasl.service}
-        if zk.sasl.username:
-            sasl["username"] = zk.sasl.username
-        if zk.sasl.password:
-            sasl["password"] = zk.sasl.password.get_secret_value()
-        if zk.sasl.principal:
-            sasl["principal"] = zk.sasl.principal
-        options["sasl_options"] = sasl
-    return options
 
 
 class ZooKeeperSource:
@@ -70,6 +38,7 @@ class ZooKeeperSource:
         self._on_state = on_state
         self._client: KazooClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._connected = asyncio.Event()  # set (on the loop) when the session connects
 
     def path(self, relative: str) -> str:
         return self.zk.chroot + relative
@@ -78,21 +47,32 @@ class ZooKeeperSource:
         # kazoo's thread; must not block.
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._on_state, str(state))
+            if state == KazooState.CONNECTED:
+                self._loop.call_soon_threadsafe(self._connected.set)
 
     async def start(self) -> None:
         """Connect and check that the chroot holds a Kafka cluster; raises SourceError."""
         self._loop = asyncio.get_running_loop()
         if self._client is None:
-            self._client = KazooClient(**kazoo_options(self.zk))
+            self._client = KazooClient(**self.zk.kazoo_options())
             self._client.add_listener(self._listener)
         if self._client.connected:  # an earlier start() connected but its check failed
             await self.check_chroot()
             return
-        try:
-            await asyncio.to_thread(self._client.start, self.zk.connect_timeout)
-        except KazooTimeoutError:
-            # Stop the retrying connection thread: the next attempt starts afresh.
-            await asyncio.to_thread(self._client.stop)
+        # Waited for on the loop rather than in a thread blocked in start(): a stop (SIGTERM)
+        # must not wait for a connect attempt to an unreachable ensemble.
+        self._connected.clear()
+        self._client.start_async()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), self.zk.connect_timeout)
+        if not self._client.connected:
+            # Stop the retrying connection thread (not waited for: see `close`); the next
+            # attempt starts afresh with a new client.
+            client, self._client = self._client, None
+            client.remove_listener(self._listener)
+            threading.Thread(
+                target=_stop_and_close, args=(client,), name="kazoo-stop", daemon=True
+            ).start()
             raise SourceError(
                 f"cannot reach ZooKeeper {self.zk.hosts} for cluster {self.cluster.name!r} "
                 f"within {self.zk.connect_timeout:g}s (check zookeeper.connect and the network)"
@@ -172,8 +152,22 @@ class ZooKeeperSource:
         return value if isinstance(value, str) else None
 
     async def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            client.remove_listener(self._listener)
+        if self._client is None:
+            return
+        client, self._client = self._client, None
+        client.remove_listener(self._listener)
+        if client.connected:
+            # Ends the session: its watches go at once on the server.
             await asyncio.to_thread(client.stop)
             await asyncio.to_thread(client.close)
+        else:
+            # No session to end: stop only has to end the reconnecting thread, which may sit
+            # in a connect attempt for seconds (an unreachable ensemble). Not waited for.
+            threading.Thread(
+                target=_stop_and_close, args=(client,), name="kazoo-stop", daemon=True
+            ).start()
+
+
+def _stop_and_close(client: KazooClient) -> None:
+    client.stop()
+    client.close()

@@ -1,4 +1,5 @@
-"""HTTP handlers. They read the watchers' state and never call Kafka."""
+"""HTTP handlers. They read what the clusters and alerting published (the board, the
+alerting status) and never call Kafka; silences are the one thing they change."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
 from kafka_watchdog import __version__
-from kafka_watchdog.alerting.service import AlertingService
-from kafka_watchdog.app.watcher import ClusterWatcher
+from kafka_watchdog.alerting.silences import Silences
+from kafka_watchdog.alerting.status import AlertingStatus
 from kafka_watchdog.config.durations import parse_duration, parse_timestamp
+from kafka_watchdog.model.published import Published
+from kafka_watchdog.model.state import ClusterBoard, ClusterState
 from kafka_watchdog.sinks.metrics import MetricsRenderer
 
-WATCHERS = web.AppKey("watchers", list[ClusterWatcher])
+BOARD = web.AppKey("board", ClusterBoard)
 RENDERER = web.AppKey("renderer", MetricsRenderer)
-ALERTING = web.AppKey("alerting", AlertingService)
+ALERTING = web.AppKey("alerting", Published[AlertingStatus])
+SILENCES = web.AppKey("silences", Silences)
 
 _INDEX = """<!doctype html><html><head><title>kafka-watchdog</title></head><body>
 <h1>kafka-watchdog {version}</h1>
@@ -37,17 +41,18 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
-    watchers: list[ClusterWatcher] = request.app[WATCHERS]
+    board = request.app[BOARD]
+    states = board.states()
     only = request.query.get("kafka_cluster")
     if only is not None:
-        watchers = [w for w in watchers if w.name == only]
-        if not watchers:
-            known = ", ".join(w.name for w in request.app[WATCHERS])
+        states = tuple(s for s in states if s.name == only)
+        if not states:
+            known = ", ".join(board.names)
             raise web.HTTPNotFound(text=f"no cluster named {only!r}; configured: {known}\n")
     _, content_type = choose_encoder(request.headers.get("Accept", ""))
     openmetrics = content_type.startswith("application/openmetrics-text")
     gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
-    chunks = request.app[RENDERER].chunks(watchers, openmetrics=openmetrics, gzipped=gzipped)
+    chunks = request.app[RENDERER].chunks(states, openmetrics=openmetrics, gzipped=gzipped)
     response = web.StreamResponse(headers={"Content-Type": content_type})
     if gzipped:
         response.headers["Content-Encoding"] = "gzip"
@@ -65,13 +70,13 @@ async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
-def cluster_states(watchers: list[ClusterWatcher], now: float) -> list[dict[str, object]]:
+def cluster_states(published: tuple[ClusterState, ...], now: float) -> list[dict[str, object]]:
     states: list[dict[str, object]] = []
-    for watcher in watchers:
-        ready, reason = watcher.ready(now)
-        snap = watcher.store.latest
+    for cluster in published:
+        ready, reason = cluster.ready(now)
+        snap = cluster.snapshot
         state: dict[str, object] = {
-            "name": watcher.name,
+            "name": cluster.name,
             "ready": ready,
             "reason": reason,
             "stages": {
@@ -81,11 +86,11 @@ def cluster_states(watchers: list[ClusterWatcher], now: float) -> list[dict[str,
                     "last_error_reason": h.last_reason,
                     "consecutive_failures": h.consecutive_failures,
                 }
-                for h in watcher.health.sources()
+                for h in cluster.health.sources()
             },
         }
-        if watcher.health.zookeeper is not None:
-            state["zookeeper_session"] = watcher.health.zookeeper_state
+        if cluster.health.zookeeper is not None:
+            state["zookeeper_session"] = cluster.health.zookeeper_state
         if snap is not None:
             state.update(
                 cluster_id=snap.cluster_id,
@@ -100,37 +105,39 @@ def cluster_states(watchers: list[ClusterWatcher], now: float) -> list[dict[str,
 
 
 async def readyz(request: web.Request) -> web.Response:
-    states = cluster_states(request.app[WATCHERS], time.time())
+    states = cluster_states(request.app[BOARD].states(), time.time())
     ready = all(s["ready"] for s in states)
     return web.json_response({"ready": ready, "clusters": states}, status=200 if ready else 503)
 
 
 async def api_clusters(request: web.Request) -> web.Response:
-    return web.json_response(cluster_states(request.app[WATCHERS], time.time()))
+    return web.json_response(cluster_states(request.app[BOARD].states(), time.time()))
 
 
-def _alerting(request: web.Request) -> AlertingService:
-    service = request.app.get(ALERTING)
-    if service is None:
+def _alerting(request: web.Request) -> AlertingStatus:
+    status = request.app.get(ALERTING)
+    if status is None:
         raise web.HTTPNotFound(text="alerting is disabled (alerting.enabled: false)\n")
-    return service
+    return status.value
+
+
+def _silences(request: web.Request) -> Silences:
+    _alerting(request)  # 404 when alerting is off
+    return request.app[SILENCES]
 
 
 async def api_alerts(request: web.Request) -> web.Response:
-    service = _alerting(request)
-    alerts = sorted(service.book.alerts.values(), key=lambda a: a.fingerprint)
-    return web.json_response([a.to_json() for a in alerts])
+    return web.json_response([a.to_json() for a in _alerting(request).alerts])
 
 
 async def api_silences(request: web.Request) -> web.Response:
-    service = _alerting(request)
-    return web.json_response([s.to_json() for s in service.silences.values()])
+    return web.json_response([s.to_json() for s in _alerting(request).silences])
 
 
 async def api_add_silence(request: web.Request) -> web.Response:
     """{"matchers": {"label": "regex"}, "ends_at": ISO | "duration": "2h", "comment": "...",
     "created_by": "..."} -> the silence, with its id."""
-    service = _alerting(request)
+    silences = _silences(request)
     try:
         doc = await request.json()
         matchers = doc["matchers"]
@@ -151,7 +158,7 @@ async def api_add_silence(request: web.Request) -> web.Response:
             text=f"bad silence: {missing}; expected {{matchers: {{label: regex}}, "
             "ends_at: ISO time or duration: 2h, comment, created_by}\n"
         ) from None
-    silence = service.add_silence(
+    silence = await silences.add(
         {str(k): str(v) for k, v in matchers.items()},
         ends,
         str(doc.get("comment", "")),
@@ -161,8 +168,7 @@ async def api_add_silence(request: web.Request) -> web.Response:
 
 
 async def api_expire_silence(request: web.Request) -> web.Response:
-    service = _alerting(request)
-    if not service.expire_silence(request.match_info["silence_id"]):
+    if not await _silences(request).expire(request.match_info["silence_id"]):
         raise web.HTTPNotFound(text="no such silence\n")
     return web.Response(status=204)
 

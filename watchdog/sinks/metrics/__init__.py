@@ -1,8 +1,8 @@
 """The /metrics exposition, built from the latest snapshots and evaluations.
 
 A scrape never waits on Kafka: it only reads what the collection loops stored. The bulk of
-the output (partitions, groups, kafka_exporter names) changes only when a watcher stores a
-new snapshot, so it is built once per snapshot generation and reused, encoded and gzipped,
+the output (partitions, groups, kafka_exporter names) changes only when a cluster's published
+state holds a new snapshot, so it is built once per state version and reused, encoded and gzipped,
 by every scrape until the next one; only the watchdog's own few series (ages, collection
 health) are built for each scrape. Series of a deleted topic or group vanish with the next
 snapshot. Every metric is documented in docs/metrics.md.
@@ -21,20 +21,21 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client import generate_latest as text_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 
-from kafka_watchdog.alerting.service import AlertingService
-from kafka_watchdog.app.watcher import ClusterWatcher
+from kafka_watchdog.alerting.status import AlertingStatus
 from kafka_watchdog.config.schema import MetricsConfig
+from kafka_watchdog.model.published import Published
+from kafka_watchdog.model.state import ClusterBoard, ClusterState
 from kafka_watchdog.sinks.metrics import alerts, cluster, compat, groups, own
 from kafka_watchdog.sinks.metrics.families import Families, render
 
-# Cached bodies kept: one per (format, set of clusters asked for), each for its generation.
+# Cached bodies kept: one per (format, set of clusters asked for), each for its versions.
 CACHE_ENTRIES = 16
 GZIP_LEVEL = 3  # cheap: the gzipped bulk is cached, the per-scrape part is small
 
 
 @dataclass
 class _Body:
-    generations: tuple[int, ...]
+    versions: tuple[int, ...]
     chunks: list[bytes]
     gzipped: bytes | None = field(default=None)
 
@@ -46,15 +47,17 @@ class _Body:
 
 
 class MetricsRenderer:
+    """Renders what the clusters (and alerting) published; never reads a loop's own state."""
+
     def __init__(
         self,
-        watchers: Sequence[ClusterWatcher],
+        board: ClusterBoard,
         config: MetricsConfig | None = None,
         process_registry: CollectorRegistry | None = REGISTRY,
-        alerting: AlertingService | None = None,
+        alerting: Published[AlertingStatus] | None = None,
     ) -> None:
         self.alerting = alerting
-        self.watchers = list(watchers)
+        self.board = board
         self.config = config or MetricsConfig()
         # process_* and python_* of the daemon itself (RSS, CPU, GC), from prometheus_client.
         self.process_registry = process_registry
@@ -64,68 +67,64 @@ class MetricsRenderer:
 
     # -- the parts ------------------------------------------------------------------------
 
-    def own_families(self, watchers: Sequence[ClusterWatcher], now: float) -> Families:
+    def own_families(self, states: Sequence[ClusterState], now: float) -> Families:
         fams = Families()
         own.build_info(fams)
-        for watcher in watchers:
-            own.collect(fams, watcher, now)
+        for state in states:
+            own.collect(fams, state, now)
         if self.alerting is not None:
-            alerts.collect(fams, self.alerting, {w.name for w in watchers})
+            alerts.collect(fams, self.alerting.value, {s.name for s in states})
         return fams
 
-    def cluster_families(self, watcher: ClusterWatcher) -> Families:
-        cached = self._per_cluster.get(watcher.name)
-        if cached is not None and cached[0] == watcher.generation:
+    def cluster_families(self, state: ClusterState) -> Families:
+        cached = self._per_cluster.get(state.name)
+        if cached is not None and cached[0] == state.version:
             return cached[1]
         fams = Families()
-        snapshot = watcher.store.latest
-        if snapshot is not None:
-            cluster.collect(fams, watcher, snapshot, self.config)
-            groups.collect(fams, watcher, self.config)
+        if state.snapshot is not None and state.assessment is not None:
+            cluster.collect(fams, state, state.snapshot, state.assessment, self.config)
+            groups.collect(fams, state, self.config)
         fams.compact()
-        self._per_cluster[watcher.name] = (watcher.generation, fams)
+        self._per_cluster[state.name] = (state.version, fams)
         return fams
 
-    def compat_families(self, watchers: Sequence[ClusterWatcher]) -> Families | None:
+    def compat_families(self, states: Sequence[ClusterState]) -> Families | None:
         if not self.config.kafka_exporter_compat:
             return None
-        key = tuple(w.generation for w in watchers)
+        key = tuple(s.version for s in states)
+        every = len(states) == len(self.board)
         # Labels differ with the number of clusters shown, so a cache entry is per selection.
-        if (
-            self._compat is not None
-            and self._compat[0] == key
-            and len(watchers) == len(self.watchers)
-        ):
+        if self._compat is not None and self._compat[0] == key and every:
             return self._compat[1]
         fams = Families()
-        compat.collect(fams, watchers, with_cluster_label=len(watchers) > 1)
+        compat.collect(fams, states, with_cluster_label=len(states) > 1)
         fams.compact()
-        if len(watchers) == len(self.watchers):
+        if every:
             self._compat = (key, fams)
         return fams
 
-    def families(self, watchers: Sequence[ClusterWatcher], now: float) -> list[Families]:
+    def families(self, states: Sequence[ClusterState], now: float) -> list[Families]:
         """Everything, in exposition order (used by the docs check)."""
-        parts = [self.own_families(watchers, now)]
-        parts += [self.cluster_families(w) for w in watchers]
-        extra = self.compat_families(watchers)
+        parts = [self.own_families(states, now)]
+        parts += [self.cluster_families(s) for s in states]
+        extra = self.compat_families(states)
         return parts + ([extra] if extra is not None else [])
 
     # -- the exposition -------------------------------------------------------------------
 
-    def _bulk(self, watchers: Sequence[ClusterWatcher], openmetrics: bool) -> _Body:
-        key = (openmetrics, tuple(w.name for w in watchers))
-        generations = tuple(w.generation for w in watchers)
+    def _bulk(self, states: Sequence[ClusterState], openmetrics: bool) -> _Body:
+        key = (openmetrics, tuple(s.name for s in states))
+        versions = tuple(s.version for s in states)
         body = self._bodies.get(key)
-        if body is not None and body.generations == generations:
+        if body is not None and body.versions == versions:
             self._bodies.move_to_end(key)
             return body
-        parts = [self.cluster_families(w) for w in watchers]
-        extra = self.compat_families(watchers)
+        parts = [self.cluster_families(s) for s in states]
+        extra = self.compat_families(states)
         if extra is not None:
             parts.append(extra)
         chunks = render(parts, openmetrics) + ([b"# EOF\n"] if openmetrics else [])
-        body = self._bodies[key] = _Body(generations, chunks)
+        body = self._bodies[key] = _Body(versions, chunks)
         self._bodies.move_to_end(key)
         while len(self._bodies) > CACHE_ENTRIES:
             self._bodies.popitem(last=False)
@@ -133,16 +132,16 @@ class MetricsRenderer:
 
     def chunks(
         self,
-        watchers: Sequence[ClusterWatcher] | None = None,
+        states: Sequence[ClusterState] | None = None,
         *,
         openmetrics: bool = False,
         gzipped: bool = False,
         now: float | None = None,
     ) -> list[bytes]:
-        """The body of a /metrics answer, as chunks to write in order. Concatenated gzip
-        members are one valid gzip stream (RFC 1952), so the cached gzipped bulk follows the
-        fresh head as it is."""
-        chosen = self.watchers if watchers is None else list(watchers)
+        """The body of a /metrics answer (every cluster, or `states`), as chunks to write in
+        order. Concatenated gzip members are one valid gzip stream (RFC 1952), so the cached
+        gzipped bulk follows the fresh head as it is."""
+        chosen = self.board.states() if states is None else tuple(states)
         own_part = self.own_families(chosen, time.time() if now is None else now)
         head = b"".join([self._process(openmetrics).encode(), *render([own_part], openmetrics)])
         bulk = self._bulk(chosen, openmetrics)
@@ -152,14 +151,14 @@ class MetricsRenderer:
 
     def exposition(
         self,
-        watchers: Sequence[ClusterWatcher] | None = None,
+        states: Sequence[ClusterState] | None = None,
         *,
         openmetrics: bool = False,
         gzipped: bool = False,
         now: float | None = None,
     ) -> bytes:
         """`chunks`, joined."""
-        return b"".join(self.chunks(watchers, openmetrics=openmetrics, gzipped=gzipped, now=now))
+        return b"".join(self.chunks(states, openmetrics=openmetrics, gzipped=gzipped, now=now))
 
     def _process(self, openmetrics: bool) -> str:
         if self.process_registry is None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-from kafka_watchdog.alerting.service import AlertingService
+from kafka_watchdog.alerting.status import AlertingStatus
 from kafka_watchdog.sinks.metrics.families import Families
 
 C = "kafka_cluster"
 
 
-def collect(fams: Families, service: AlertingService, clusters: set[str]) -> None:
+def collect(fams: Families, status: AlertingStatus, clusters: set[str]) -> None:
     counts: Counter[tuple[str, str, str, str]] = Counter()
-    for alert in service.book.alerts.values():
+    for alert in status.alerts:
         cluster = alert.finding.labels.get(C, "")
         if cluster in clusters:
             counts[(cluster, alert.finding.rule, alert.finding.severity, alert.state.value)] += 1
@@ -28,19 +28,19 @@ def collect(fams: Families, service: AlertingService, clusters: set[str]) -> Non
         "alerting_notifier",
         "1 when this replica is the one that notifies (always 1 without alerting.ha).",
         [],
-    ).add_metric([], 1 if service.is_notifier else 0)
+    ).add_metric([], 1 if status.notifier else 0)
     fams.counter(
         "alert_evaluations",
         "Alert evaluations completed (every alerting.evaluation_interval, scraped or not).",
         [],
-    ).add_metric([], service.evaluations_total)
+    ).add_metric([], status.evaluations)
     target = ["receiver", "target"]
     for name, counter, doc in (
-        ("notifications_sent", service.sent, "Notifications delivered."),
-        ("notifications_failed", service.failed, "Delivery attempts that failed (retried)."),
+        ("notifications_sent", status.sent, "Notifications delivered."),
+        ("notifications_failed", status.failed, "Delivery attempts that failed (retried)."),
         (
             "notifications_dropped",
-            service.dropped,
+            status.dropped,
             "Notifications given up: the receiver refused them as malformed or is gone.",
         ),
     ):
@@ -52,6 +52,5 @@ def collect(fams: Families, service: AlertingService, clusters: set[str]) -> Non
         "Notifications waiting in the outbox (receiver down, or backing off).",
         ["receiver"],
     )
-    waiting = service.store.queued() if service.store is not None else {}
-    for receiver in service.receivers:
-        queued.add_metric([receiver], waiting.get(receiver, 0))
+    for receiver in status.receivers:
+        queued.add_metric([receiver], status.queued.get(receiver, 0))

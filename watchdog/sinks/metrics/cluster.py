@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import MetricsConfig
-from kafka_watchdog.detection.events import EventKind
-from kafka_watchdog.detection.hazards import topic_hazards
-from kafka_watchdog.detection.partition_health import classify
+from kafka_watchdog.model.assessment import HEALTH_FLAGS, Assessment
+from kafka_watchdog.model.events import EventKind
 from kafka_watchdog.model.snapshot import ClusterSnapshot
+from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.sinks.metrics.families import Families, label_set
 
 C, T, P = "kafka_cluster", "topic", "partition"
@@ -31,23 +30,25 @@ EVENT_COUNTERS = [
     ),
 ]
 
-PARTITION_FLAGS = [
-    ("under_replicated", "1 when the partition has fewer in-sync replicas than replicas."),
-    (
-        "under_min_isr",
-        "1 when the ISR is below min.insync.replicas or there is no leader: "
-        "acks=all producers fail.",
-    ),
-    ("at_min_isr", "1 when the ISR equals min.insync.replicas: one more failure blocks acks=all."),
-    ("offline", "1 when the partition has no leader."),
-    ("unavailable", "1 when the partition has no leader or its leader is not a live broker."),
-]
+FLAG_HELP = {
+    "under_replicated": "1 when the partition has fewer in-sync replicas than replicas.",
+    "under_min_isr": "1 when the ISR is below min.insync.replicas or there is no leader: "
+    "acks=all producers fail.",
+    "at_min_isr": "1 when the ISR equals min.insync.replicas: one more failure blocks acks=all.",
+    "offline": "1 when the partition has no leader.",
+    "unavailable": "1 when the partition has no leader or its leader is not a live broker.",
+}
+PARTITION_FLAGS = [(flag, FLAG_HELP[flag]) for flag in HEALTH_FLAGS]
 
 
 def collect(
-    fams: Families, watcher: ClusterWatcher, snap: ClusterSnapshot, config: MetricsConfig
+    fams: Families,
+    state: ClusterState,
+    snap: ClusterSnapshot,
+    assessment: Assessment,
+    config: MetricsConfig,
 ) -> None:
-    name = watcher.name
+    name = state.name
     fams.gauge(
         "cluster_info", "Identity of the watched cluster.", [C, "cluster_id", "mode"]
     ).add_metric([name, snap.cluster_id or "", snap.mode.value], 1)
@@ -60,7 +61,7 @@ def collect(
         "earlier registration that is gone.",
         [C, "broker"],
     )
-    for broker in sorted(watcher.known_brokers | snap.brokers.keys()):
+    for broker in sorted(state.known_brokers | snap.brokers.keys()):
         broker_up.add_metric([name, str(broker)], 1.0 if broker in snap.brokers else 0.0)
     if snap.controller_id is not None:
         fams.gauge(
@@ -76,7 +77,7 @@ def collect(
         ).add_metric([name], snap.controller_epoch)
     fams.counter(
         "controller_changes", "Controller changes seen since the watchdog started.", [C]
-    ).add_metric([name], watcher.event_counts[(EventKind.CONTROLLER_CHANGED.value, "")])
+    ).add_metric([name], state.event_count(EventKind.CONTROLLER_CHANGED))
     fams.gauge("topics", "Topics watched (after the topic filters).", [C]).add_metric(
         [name], len(snap.topics)
     )
@@ -109,11 +110,10 @@ def collect(
     totals: Counter[str] = Counter()
     # Kafka topic names are [a-zA-Z0-9._-]: only the cluster name may need escaping.
     cluster_label = label_set([C], [name])
-    live = snap.brokers.keys()
     for topic in snap.topics.values():
         counts: Counter[str] = Counter()
-        for p in topic.partitions:
-            health = classify(p, topic.config, live)
+        assessed = assessment.topics[topic.name]
+        for p, health in zip(topic.partitions, assessed.partitions, strict=True):
             for flag, _ in PARTITION_FLAGS:
                 if getattr(health, flag):
                     counts[flag] += 1
@@ -141,13 +141,13 @@ def collect(
     for metric, kind, doc in EVENT_COUNTERS:
         family = fams.counter(metric, doc + " Per topic.", tl)
         for topic_name in snap.topics:
-            family.add_metric([name, topic_name], watcher.event_counts[(kind.value, topic_name)])
+            family.add_metric([name, topic_name], state.event_count(kind, topic_name))
 
     hazard = fams.gauge(
         "topic_config_hazard",
         "1 for each risky setting of a topic (see docs/metrics.md for the hazards).",
         [C, T, "hazard"],
     )
-    for topic in snap.topics.values():
-        for found in topic_hazards(topic, config.min_replication_factor):
-            hazard.add_metric([name, topic.name, found], 1)
+    for topic_name, assessed in assessment.topics.items():
+        for found in assessed.hazards:
+            hazard.add_metric([name, topic_name, found.value], 1)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kafka_watchdog.app.watcher import ClusterWatcher
-from kafka_watchdog.detection.partition_health import classify
+from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.sinks.metrics.families import Families, Family
 
 
-def collect(fams: Families, watchers: Sequence[ClusterWatcher], with_cluster_label: bool) -> None:
+def collect(fams: Families, states: Sequence[ClusterState], with_cluster_label: bool) -> None:
     extra = ["kafka_cluster"] if with_cluster_label else []
 
     def gauge(name: str, doc: str, labels: list[str]) -> Family:
@@ -44,17 +43,17 @@ def collect(fams: Families, watchers: Sequence[ClusterWatcher], with_cluster_lab
     c_lag_sum = gauge("consumergroup_lag_sum", "Lag of a group on a topic.", ct)
     c_members = gauge("consumergroup_members", "Members of a group.", ["consumergroup"])
 
-    for watcher in watchers:
-        snap = watcher.store.latest
-        if snap is None:
+    for state in states:
+        snap, assessment = state.snapshot, state.assessment
+        if snap is None or assessment is None:
             continue
-        cl = [watcher.name] if with_cluster_label else []
+        cl = [state.name] if with_cluster_label else []
         brokers.add_metric(cl, len(snap.brokers))
         for topic in snap.topics.values():
             partitions.add_metric([topic.name, *cl], len(topic.partitions))
-            for p in topic.partitions:
+            assessed = assessment.topics[topic.name]
+            for p, health in zip(topic.partitions, assessed.partitions, strict=True):
                 labels = [p.topic, str(p.partition), *cl]
-                health = classify(p, topic.config, snap.brokers.keys())
                 if p.log_end_offset is not None:
                     current.add_metric(labels, p.log_end_offset)
                 if p.log_start_offset is not None:
@@ -66,7 +65,7 @@ def collect(fams: Families, watchers: Sequence[ClusterWatcher], with_cluster_lab
                 under.add_metric(labels, 1.0 if health.under_replicated else 0.0)
         for group_id, group in snap.groups.items():
             c_members.add_metric([group_id, *cl], group.members)
-        for group_id, group_lag in watcher.lag.latest.items():
+        for group_id, group_lag in state.lag.items():
             for topic_name, parts in group_lag.by_topic().items():
                 c_offset_sum.add_metric(
                     [group_id, topic_name, *cl], sum(p.committed for p in parts)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import MetricsConfig
+from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.sinks.metrics.families import Families, label_set
 
 C, G, T, P = "kafka_cluster", "group", "topic", "partition"
 
 
-def collect(fams: Families, watcher: ClusterWatcher, config: MetricsConfig) -> None:
-    name = watcher.name
-    snap = watcher.store.latest
+def collect(fams: Families, cluster: ClusterState, config: MetricsConfig) -> None:
+    name = cluster.name
+    snap = cluster.snapshot
     group_states = snap.groups if snap is not None else {}
     members = fams.gauge("consumergroup_members", "Members of the group.", [C, G])
     state = fams.gauge(
@@ -68,10 +68,10 @@ def collect(fams: Families, watcher: ClusterWatcher, config: MetricsConfig) -> N
             "1 for the partition's lag status (Burrow's rules over lag.window).",
             [*gtpl, "status"],
         )
-    for group_id, group_lag in watcher.lag.latest.items():
+    for group_id, group_lag in cluster.lag.items():
         status.add_metric([name, group_id, group_lag.status.value], 1)
         group_label = label_set([C, G], [name, group_id])
-        races.add_metric([name, group_id], watcher.lag.races_total[group_id])
+        races.add_metric([name, group_id], cluster.lag_races.get(group_id, 0))
         for topic, parts in group_lag.by_topic().items():
             known = [p.lag for p in parts if p.lag is not None]
             lag_sum.add_metric([name, group_id, topic], sum(known))

@@ -7,7 +7,7 @@ import platform
 import confluent_kafka
 
 from kafka_watchdog import __version__
-from kafka_watchdog.app.watcher import ClusterWatcher
+from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.sinks.metrics.families import Families
 
 ZK_STATES = ("CONNECTED", "CONNECTING", "SUSPENDED", "LOST")
@@ -24,9 +24,9 @@ def build_info(fams: Families) -> None:
     ).add_metric(versions, 1)
 
 
-def collect(fams: Families, watcher: ClusterWatcher, now: float) -> None:
-    name = watcher.name
-    ready, _ = watcher.ready(now)
+def collect(fams: Families, cluster: ClusterState, now: float) -> None:
+    name = cluster.name
+    ready, _ = cluster.ready(now)
     fams.gauge(
         "up", "1 when the watchdog has a fresh view of the cluster, else 0.", [C]
     ).add_metric([name], 1.0 if ready else 0.0)
@@ -48,7 +48,7 @@ def collect(fams: Families, watcher: ClusterWatcher, now: float) -> None:
         "succeeds. The message is in /api/clusters and the log.",
         [*stage, "reason"],
     )
-    for health in watcher.health.sources():
+    for health in cluster.health.sources():
         labels = [name, health.source, health.stage]
         if health.last_success is not None:
             success.add_metric(labels, health.last_success)
@@ -58,8 +58,8 @@ def collect(fams: Families, watcher: ClusterWatcher, now: float) -> None:
         errors.add_metric(labels, health.errors_total)
         if health.last_reason is not None:
             failing.add_metric([*labels, health.last_reason], 1.0)
-    if watcher.health.zookeeper is not None:
-        current = watcher.health.zookeeper_state or "CONNECTING"
+    current = cluster.zookeeper_state
+    if current is not None:
         zk_state = fams.gauge(
             "zookeeper_session_state",
             "1 for the current state of the ZooKeeper session, 0 for the others.",
@@ -67,13 +67,12 @@ def collect(fams: Families, watcher: ClusterWatcher, now: float) -> None:
         )
         for state in ZK_STATES:
             zk_state.add_metric([name, state], 1.0 if state == current else 0.0)
-        malformed = watcher.mirror.malformed_total if watcher.mirror is not None else 0
         fams.counter(
             "zookeeper_malformed_znodes",
             "Znodes skipped because their data could not be parsed.",
             [C],
-        ).add_metric([name], malformed)
-    snap = watcher.store.latest
+        ).add_metric([name], cluster.zookeeper_malformed)
+    snap = cluster.snapshot
     if snap is not None:
         fams.gauge("snapshot_age_seconds", "Age of the latest cluster view.", [C]).add_metric(
             [name], max(0.0, now - snap.taken_at)

@@ -1,0 +1,142 @@
+"""The rule registry: each rule declared once, and each declaration true to what it finds."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from kafka_watchdog.alerting.evaluation import effective_rules, evaluate
+from kafka_watchdog.detection.assess import assess
+from kafka_watchdog.model.events import (
+    ControllerChange,
+    Event,
+    EventKind,
+    IsrChange,
+    Truncation,
+    UncleanElection,
+)
+from kafka_watchdog.model.health import ClusterHealth
+from kafka_watchdog.model.lag import GroupLag, LagStatus, PartitionLag
+from kafka_watchdog.model.snapshot import (
+    Broker,
+    ClusterSnapshot,
+    PartitionState,
+    TopicConfig,
+    TopicState,
+    frozen_map,
+)
+from kafka_watchdog.model.state import ClusterState
+from kafka_watchdog.rules.finding import Finding
+from kafka_watchdog.rules.registry import BY_NAME, RULES
+
+NOW = 10_000.0
+
+
+def state(
+    snapshot: ClusterSnapshot | None, *, fresh: bool = True, **fields: object
+) -> ClusterState:
+    health = ClusterHealth("prod", zookeeper_configured=True)
+    if fresh:
+        health = health.with_stage(health.admin.succeeded(NOW, NOW))
+    else:
+        health = health.with_stage(health.admin.failed(NOW - 300, NOW - 299, "unreachable"))
+    base = ClusterState(
+        "prod",
+        health.with_zookeeper_state("CONNECTED"),
+        stale_after=60.0,
+        snapshot=snapshot,
+        assessment=assess(snapshot, 2) if snapshot is not None else None,
+    )
+    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+
+
+def snapshot(controller: int | None = 1) -> ClusterSnapshot:
+    parts = (
+        PartitionState("orders", 0, 1, (1, 2, 3), (1,)),  # under-replicated, under min ISR
+        PartitionState("orders", 1, -1, (3,), (3,)),  # offline
+        PartitionState("orders", 2, 1, (1, 2), (1, 2)),
+    )
+    risky = TopicState("risky", (PartitionState("risky", 0, 1, (1, 2), (1, 2)),),
+                       config=TopicConfig(1, True))  # fmt: skip
+    return ClusterSnapshot(
+        cluster="prod",
+        taken_at=NOW,
+        cluster_id="c",
+        brokers=frozen_map({i: Broker(i, "h", 1) for i in (1, 2)}),
+        controller_id=controller,
+        topics=frozen_map(
+            {"orders": TopicState("orders", parts, config=TopicConfig(2, False)), "risky": risky}
+        ),
+        sources=frozen_map({"offsets": ("admin", NOW)}),
+    )
+
+
+def event(kind: EventKind, change: object, at: float, **where: object) -> Event:
+    return Event(kind, "prod", "s", change, at, **where)  # type: ignore[arg-type]
+
+
+EVENTS = (
+    event(EventKind.UNCLEAN_LEADER_ELECTION, UncleanElection((1, (1,)), (2, (2,))), NOW - 5,
+          topic="orders", partition=0),
+    event(EventKind.LOG_TRUNCATION, Truncation(100, 40), NOW - 4, topic="orders", partition=0),
+    *(event(EventKind.CONTROLLER_CHANGED, ControllerChange((1, i), (2, i + 1)), NOW - 10 + i,
+            broker=2) for i in range(4)),
+    *(event(EventKind.ISR_SHRINK, IsrChange((1, 2), (1,)), NOW - 60 + i / 10, topic="orders",
+            partition=0, broker=2) for i in range(51)),
+)  # fmt: skip
+
+LAG = frozen_map(
+    {
+        "billing": GroupLag(
+            "billing",
+            "Empty",
+            0,
+            (
+                PartitionLag("orders", 0, 10, 200_010, 200_000, 900.0, LagStatus.STOP),
+                PartitionLag("orders", 2, 50, 40, 0, 0.0, LagStatus.STOP),
+            ),
+            LagStatus.STOP,
+        )
+    }
+)
+
+# (case, state): between them every rule of the registry finds something.
+STATES = [
+    ("01 broken partitions, a gone broker, data loss, rates, lag", state(
+        snapshot(), events=EVENTS, lag=LAG, known_brokers=frozenset({1, 2, 3}))),
+    ("02 no controller known, ZooKeeper session lost", state(
+        snapshot(controller=None), health=state(None).health.with_zookeeper_state("LOST"))),
+    ("03 the watchdog lost sight of the cluster", state(None, fresh=False)),
+]  # fmt: skip
+
+
+def findings() -> list[tuple[str, Finding]]:
+    rules = effective_rules({})
+    return [(case, f) for case, s in STATES for f in evaluate(rules, [s], NOW)[0]]
+
+
+def test_01_each_rule_is_declared_once_with_a_runbook() -> None:
+    assert len(BY_NAME) == len(RULES)
+    for rule in RULES:
+        assert rule.runbook == f"docs/runbooks/{rule.name}.md"
+        assert rule.summary.endswith("."), rule.name
+        # The summary (docs, config help) names the threshold exactly when there is one.
+        assert (rule.threshold is not None) == ("`threshold`" in rule.summary), rule.name
+
+
+def test_02_every_rule_finds_its_condition_with_the_labels_it_declares() -> None:
+    found = findings()
+    fired = {f.rule for _, f in found}
+    assert fired == set(BY_NAME), f"never fired: {sorted(set(BY_NAME) - fired)}"
+    for case, f in found:
+        declared = {"kafka_cluster", *BY_NAME[f.rule].labels}
+        assert set(f.labels) == declared, (case, f.rule, sorted(f.labels))
+        assert (f.severity, f.runbook) == (BY_NAME[f.rule].severity, BY_NAME[f.rule].runbook)
+
+
+def test_03_a_cluster_without_a_view_is_held_and_only_judged_by_sight() -> None:
+    rules = effective_rules({})
+    lost, held = evaluate(rules, [STATES[2][1]], NOW)
+    assert held == {"prod"}
+    assert {f.rule for f in lost} == {"cluster_unseen"}  # needs_snapshot=False only
+    just_started = state(None, fresh=False, health=ClusterHealth("prod"))
+    assert evaluate(rules, [just_started], NOW) == ([], frozenset({"prod"}))

@@ -1,0 +1,120 @@
+"""Consumer groups: lag in messages and seconds, stalled groups, commits beyond the end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kafka_watchdog.model.lag import LagStatus
+from kafka_watchdog.model.state import ClusterState
+from kafka_watchdog.rules.finding import Finding
+from kafka_watchdog.rules.spec import RuleSpec, Settings
+
+
+def lag_messages(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
+    threshold = rule.threshold or 0
+    for group_id, lag in state.lag.items():
+        if not rule.group_ok(group_id):
+            continue
+        for topic, parts in lag.by_topic().items():
+            total = sum(p.lag or 0 for p in parts)
+            if total > threshold and rule.topic_ok(topic):
+                yield rule.finding(
+                    state,
+                    f"group {group_id} lags {total} messages on {topic}",
+                    total,
+                    group=group_id,
+                    topic=topic,
+                )
+
+
+def lag_seconds(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
+    threshold = rule.threshold or 0
+    for group_id, lag in state.lag.items():
+        if not rule.group_ok(group_id):
+            continue
+        for topic, parts in lag.by_topic().items():
+            worst = max((p.lag_seconds or 0.0 for p in parts), default=0.0)
+            if worst > threshold and rule.topic_ok(topic):
+                yield rule.finding(
+                    state,
+                    f"group {group_id} is {worst:.0f}s behind on {topic}",
+                    worst,
+                    group=group_id,
+                    topic=topic,
+                )
+
+
+def stalled(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
+    for group_id, lag in state.lag.items():
+        if not rule.group_ok(group_id):
+            continue
+        if lag.status in (LagStatus.STALL, LagStatus.STOP):
+            behind = sum(p.lag or 0 for p in lag.partitions)
+            yield rule.finding(
+                state,
+                f"group {group_id} is {lag.status.value}: "
+                + (
+                    "its members hold partitions but commit no progress"
+                    if lag.status is LagStatus.STALL
+                    else "nobody consumes while lag stays"
+                )
+                + f" ({behind} messages behind)",
+                behind,
+                group=group_id,
+            )
+
+
+def commit_beyond_end(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
+    for group_id, lag in state.lag.items():
+        if not rule.group_ok(group_id):
+            continue
+        for p in lag.partitions:
+            if p.log_end is not None and p.committed > p.log_end and rule.topic_ok(p.topic):
+                yield rule.finding(
+                    state,
+                    f"group {group_id} committed {p.committed} on {p.topic}-{p.partition} "
+                    f"beyond the log end {p.log_end}: its next fetch resets "
+                    "(auto.offset.reset)",
+                    p.committed - p.log_end,
+                    group=group_id,
+                    topic=p.topic,
+                    partition=p.partition,
+                )
+
+
+RULES = (
+    RuleSpec(
+        "consumer_lag",
+        "warning",
+        "A group lags more than `threshold` messages on a topic.",
+        ("group", "topic"),
+        lag_messages,
+        for_=300,
+        threshold=100_000,
+    ),
+    RuleSpec(
+        "consumer_lag_seconds",
+        "warning",
+        "A group's oldest unread record is older than `threshold` seconds.",
+        ("group", "topic"),
+        lag_seconds,
+        for_=120,
+        threshold=600,
+    ),
+    RuleSpec(
+        "consumer_stalled",
+        "warning",
+        "A group's lag status is STALL or STOP (Burrow's rules).",
+        ("group",),
+        stalled,
+        for_=60,
+    ),
+    RuleSpec(
+        "commit_beyond_log_end",
+        "warning",
+        "A group committed an offset beyond the log end: its next fetch resets.",
+        ("group", "topic", "partition"),
+        commit_beyond_end,
+        for_=60,
+    ),
+)

@@ -1,0 +1,59 @@
+"""Event-rate rules: too many changes of one kind within a window."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from kafka_watchdog.model.events import EventKind
+from kafka_watchdog.model.state import ClusterState
+from kafka_watchdog.rules.finding import Finding
+from kafka_watchdog.rules.spec import Evaluate, RuleSpec, Settings
+
+
+def over_rate(kind: EventKind, window: float, what: str) -> Evaluate:
+    """More than `threshold` events of `kind` within `window` seconds: fires while the rate
+    is over the threshold, and keeps firing `keep_firing_for` after."""
+
+    def evaluate(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
+        seen = [
+            e
+            for e in state.events
+            if e.kind is kind and now - e.observed_at <= window + rule.keep_firing_for
+        ]
+        threshold = rule.threshold or 0
+        for end in sorted({e.observed_at for e in seen}, reverse=True):
+            inside = [e for e in seen if end - window < e.observed_at <= end]
+            if len(inside) > threshold and now - end <= rule.keep_firing_for:
+                brokers = Counter(e.broker for e in inside if e.broker is not None)
+                by = f"; most by broker {brokers.most_common(1)[0][0]}" if brokers else ""
+                yield rule.finding(
+                    state,
+                    f"{len(inside)} {what} within {window / 60:.0f} minutes{by}",
+                    len(inside),
+                )
+                return
+
+    return evaluate
+
+
+RULES = (
+    RuleSpec(
+        "controller_flapping",
+        "warning",
+        "The controller changed more than `threshold` times in 10 minutes.",
+        (),
+        over_rate(EventKind.CONTROLLER_CHANGED, 600.0, "controller changes"),
+        threshold=3,
+        keep_firing_for=600,
+    ),
+    RuleSpec(
+        "isr_shrink_rate",
+        "warning",
+        "More than `threshold` ISR shrinks in 5 minutes.",
+        (),
+        over_rate(EventKind.ISR_SHRINK, 300.0, "ISR shrinks"),
+        threshold=50,
+        keep_firing_for=300,
+    ),
+)
