@@ -28,7 +28,6 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, ConfigResource, OffsetSpec
 
 from kafka_watchdog import __version__
-from kafka_watchdog.config.schema import ClusterConfig
 from kafka_watchdog.model.parts import ClusterDescription, TopicMetadata
 from kafka_watchdog.model.snapshot import (
     Broker,
@@ -37,7 +36,8 @@ from kafka_watchdog.model.snapshot import (
     TopicConfig,
     frozen_map,
 )
-from kafka_watchdog.sources import kafka_errors, tokens
+from kafka_watchdog.sources import kafka_errors
+from kafka_watchdog.sources.cluster_spec import AdminCluster
 from kafka_watchdog.sources.errors import PartialAnswer, SourceError
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ OAUTH_FIRST_TOKEN_WAIT = 1.0
 
 def describe_kafka_error(
     exc: BaseException,
-    cluster: ClusterConfig,
+    cluster: AdminCluster,
     what: str = "",
     cause: kafka_errors.Diagnosis | None = None,
 ) -> SourceError:
@@ -90,14 +90,14 @@ def describe_kafka_error(
     return SourceError(f"cluster {cluster.name!r}{doing}: {type(exc).__name__}: {exc}")
 
 
-def _mechanism(cluster: ClusterConfig) -> str | None:
+def _mechanism(cluster: AdminCluster) -> str | None:
     props = cluster.client_properties()
     if not props.get("security.protocol", "").upper().startswith("SASL"):
         return None
     return props.get("sasl.mechanism") or props.get("sasl.mechanisms") or "GSSAPI"
 
 
-def _principal(cluster: ClusterConfig) -> str | None:
+def _principal(cluster: AdminCluster) -> str | None:
     """The principal to name in a missing-ACL hint, when the config tells it."""
     return cluster.client_properties().get("sasl.username")
 
@@ -111,7 +111,7 @@ class AdminSource:
     """Reads one cluster through the Admin API. Construct without I/O; `start()` connects."""
 
     def __init__(
-        self, cluster: ClusterConfig, request_timeout: float, max_concurrent: int = 8
+        self, cluster: AdminCluster, request_timeout: float, max_concurrent: int = 8
     ) -> None:
         self.cluster = cluster
         self.request_timeout = request_timeout
@@ -144,6 +144,10 @@ class AdminSource:
         )
         conf["logger"] = _LIBRDKAFKA_LOG
         if self.cluster.oauthbearer is not None:
+            # Imported only here: the token providers import the config models, which the
+            # Admin API worker process does without unless a provider is configured.
+            from kafka_watchdog.sources import tokens
+
             conf["oauth_cb"] = tokens.oauth_callback(self.cluster.oauthbearer)
         return conf
 
