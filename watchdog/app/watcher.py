@@ -31,6 +31,7 @@ from kafka_watchdog.model.assemble import assemble
 from kafka_watchdog.model.assessment import Assessment
 from kafka_watchdog.model.events import Event, EventKind
 from kafka_watchdog.model.health import ClusterHealth, SourceHealth
+from kafka_watchdog.model.incremental import TopicMemo, changed_topics
 from kafka_watchdog.model.parts import AdminView, LogOffsets, Timed, ZkView
 from kafka_watchdog.model.snapshot import frozen_map
 from kafka_watchdog.model.state import ClusterBoard, ClusterState
@@ -74,7 +75,10 @@ class ClusterWatcher:
         lag = lag or LagConfig()
         self.lag = LagTracker(lag.window, lag.min_samples, lag.history_points)
         self.known_brokers: set[int] = set()
-        self.store = SnapshotStore()
+        # The latest snapshot and the one before (for the diff); nothing reads further back.
+        self.store = SnapshotStore(history=2)
+        # What assembly built per topic, so that a change rebuilds only what it touched.
+        self._memo = TopicMemo()
         self.health = ClusterHealth(cluster.name, zookeeper_configured=bool(cluster.zookeeper))
         timeout = collection.request_timeout
         self.admin = IsolatedAdminSource(cluster, timeout, collection.max_concurrent_requests)
@@ -340,7 +344,7 @@ class ClusterWatcher:
 
     def _rebuild(self) -> None:
         self._rebuild_handle = None
-        snapshot = assemble(self.name, self.view, self._zk_view_if_live(), time.time())
+        snapshot = assemble(self.name, self.view, self._zk_view_if_live(), time.time(), self._memo)
         if snapshot is None:
             self._publish()
             return
@@ -360,10 +364,13 @@ class ClusterWatcher:
             )
         previous = self.store.put(snapshot)
         self._first_view.set()
-        self._assessment = assess(snapshot, self.min_replication_factor)
+        last = (previous, self._assessment) if previous and self._assessment else None
+        self._assessment = assess(snapshot, self.min_replication_factor, last)
         known = len(self.known_brokers)
         self.known_brokers.update(snapshot.brokers)
-        for topic in snapshot.topics.values():
+        # Replicas can only be new in topics that changed (the others are the previous
+        # snapshot's very objects, model/incremental.py).
+        for topic in changed_topics(previous.topics if previous else {}, snapshot.topics):
             for p in topic.partitions:
                 self.known_brokers.update(p.replicas)
         if len(self.known_brokers) != known:

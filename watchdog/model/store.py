@@ -1,4 +1,4 @@
-"""Latest snapshot of a cluster plus a short history (lag in seconds, flapping need it)."""
+"""Latest snapshot of a cluster plus a short history (the diff needs the one before)."""
 
 from __future__ import annotations
 
