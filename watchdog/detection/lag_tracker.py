@@ -6,17 +6,10 @@ one observation per offsets cycle, the metrics and alerting read its latest eval
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Mapping
 
-from kafka_watchdog.detection.lag import (
-    Point,
-    PointHistory,
-    Sample,
-    evaluate,
-    lag_messages,
-    lag_seconds,
-)
+from kafka_watchdog.detection.lag import CommitWindow, Point, PointHistory, lag_messages
 from kafka_watchdog.model.lag import GroupLag, LagStatus, PartitionLag
 from kafka_watchdog.model.parts import LogOffsets
 from kafka_watchdog.model.snapshot import GroupState, frozen_map
@@ -33,7 +26,8 @@ class LagTracker:
         self.min_samples = min_samples
         self.history_points = history_points
         self._points: dict[TP, PointHistory] = {}
-        self._samples: dict[tuple[str, TP], deque[Sample]] = {}
+        # Per group-partition, Burrow's evaluation kept up to date in constant memory.
+        self._samples: dict[tuple[str, TP], CommitWindow] = {}
         self.races_total: Counter[str] = Counter()  # commit newer than the log end read
         # The last evaluation and race counts, read-only (published as they are).
         self.latest: Mapping[str, GroupLag] = frozen_map()
@@ -43,7 +37,7 @@ class LagTracker:
     def log_end_points(self, topic: str, partition: int) -> tuple[Point, ...]:
         """The recorded (log end offset, time) points lag in seconds is read from."""
         history = self._points.get((topic, partition))
-        return tuple(history.points) if history is not None else ()
+        return history.points if history is not None else ()
 
     def observe(
         self, groups: Mapping[str, GroupState], offsets: LogOffsets, at: float
@@ -59,8 +53,6 @@ class LagTracker:
         for tp in self._points.keys() - offsets.keys():
             del self._points[tp]  # the partition is gone
 
-        # Enough samples to cover the window at any poll rate the config allows.
-        keep = max(self.min_samples * 4, 64)
         result: dict[str, GroupLag] = {}
         seen: set[tuple[str, TP]] = set()
         for group_id, group in groups.items():
@@ -78,16 +70,10 @@ class LagTracker:
                     self.races_total[group_id] += 1
                 samples = self._samples.get(key)
                 if samples is None:
-                    samples = self._samples[key] = deque(maxlen=keep)
-                samples.append(Sample(committed, lag, at))
-                status = evaluate(
-                    samples,
-                    tp in group.assigned,
-                    at,
-                    self.window,
-                    self.min_samples,
-                )
-                seconds = lag_seconds(history.points, committed, at) if history else None
+                    samples = self._samples[key] = CommitWindow(self.min_samples)
+                samples.add(committed, lag, at)
+                status = samples.status(tp in group.assigned, at, self.window)
+                seconds = history.lag_seconds(committed, at) if history else None
                 parts.append(PartitionLag(*tp, committed, end, lag, seconds, status))
             worst = max((p.status for p in parts), key=lambda s: s.severity, default=LagStatus.OK)
             result[group_id] = GroupLag(group_id, group.state, group.members, tuple(parts), worst)

@@ -1,0 +1,236 @@
+"""ZooKeeper detection delay on a real ZooKeeper-mode cluster, before and after a change,
+interleaved on the same cluster.
+
+    .venv/bin/python bench/detection.py [--partitions 5000] [--rounds 3]
+        [--before /tmp/before-path] [--heap 1g]
+
+Starts a local cluster (3 ZooKeeper nodes, 3 brokers), creates the partitions (topics of
+50, RF 2), then per round and per variant: a watcher (default schedule, ZooKeeper watches
+on) runs in a child process; once it has a view, a broker is paused (SIGSTOP) until the
+watcher has seen an ISR shrink on every partition the broker held, then resumed, and the
+cluster is left to heal before the next run. For every ISR-shrink event the delay is from
+the partition state znode's mtime (when ZooKeeper took the controller's write) to the
+event; the child's CPU (with its Admin API worker) over the pause is reported too.
+
+`--before DIR`: a directory holding a `kafka_watchdog` package of another version (see
+docs/performance.md: `git archive COMMIT watchdog | tar -x -C /tmp/before`, a link
+`DIR/kafka_watchdog -> /tmp/before/watchdog`): its runs alternate with the current code's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+PER_TOPIC = 50
+
+
+# -- the child: one watcher --------------------------------------------------------------
+
+
+async def child(bootstrap: str, zk_connect: str) -> None:
+    from kafka_watchdog.app.watcher import ClusterWatcher
+    from kafka_watchdog.config.schema import (
+        ClusterConfig,
+        CollectionConfig,
+        LagConfig,
+        ZooKeeperConfig,
+    )
+    from kafka_watchdog.model.events import Event, EventKind
+    from tests.integration.watching import until
+
+    config = ClusterConfig(
+        name="bench",
+        bootstrap_servers=bootstrap.split(","),
+        zookeeper=ZooKeeperConfig(connect=zk_connect),
+    )
+    watcher = ClusterWatcher(config, CollectionConfig(), LagConfig())
+    delays: list[float] = []
+    marked = False
+    record = watcher._record
+
+    def counting(events: list[Event]) -> None:
+        if marked:
+            delays.extend(
+                e.delay for e in events if e.kind is EventKind.ISR_SHRINK and e.delay is not None
+            )
+        record(events)
+
+    watcher._record = counting  # type: ignore[method-assign]
+    await watcher.start()
+    loop = asyncio.get_running_loop()
+    try:
+        await until(
+            lambda: watcher.mirror is not None and watcher.mirror.synced and watcher.store.latest,
+            "a synced mirror and a first view",
+            600,
+        )
+        print("READY", watcher.store.latest.partition_count, flush=True)
+        while True:
+            line = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
+            if line == "MARK":
+                marked = True
+                print("MARKED", flush=True)
+            elif line == "COUNT":
+                print("COUNT", len(delays), flush=True)
+            elif line in ("COLLECT", ""):
+                print("DELAYS", json.dumps(delays), flush=True)
+                return
+    finally:
+        await watcher.stop()
+
+
+# -- the parent: cluster, fault, figures -------------------------------------------------
+
+
+def tree_cpu(pid: int) -> float:
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+class Child:
+    def __init__(self, bootstrap: str, zk: str, pythonpath: str | None) -> None:
+        env = dict(os.environ)
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--child", "--bootstrap", bootstrap, "--zk", zk],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+    def ask(self, line: str | None, expect: str) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        if line is not None:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        while True:
+            answer = self.proc.stdout.readline()
+            if not answer:
+                raise RuntimeError(f"the watcher exited ({self.proc.wait()})")
+            if answer.startswith(expect):
+                return answer[len(expect) :].strip()
+
+
+def affected(cluster: object, victim: int) -> int:
+    metadata = cluster.metadata()  # type: ignore[attr-defined]
+    return sum(
+        1
+        for topic in metadata.topics.values()
+        for p in topic.partitions.values()
+        if victim in p.replicas and not topic.topic.startswith("__")
+    )
+
+
+def one_run(cluster: object, pythonpath: str | None, victim: int) -> tuple[list[float], float]:
+    expected = affected(cluster, victim)
+    child_proc = Child(
+        cluster.bootstrap_servers,  # type: ignore[attr-defined]
+        cluster.zk_connect,  # type: ignore[attr-defined]
+        pythonpath,
+    )
+    try:
+        child_proc.ask(None, "READY")
+        time.sleep(2)  # let the first Admin API cycles pass
+        cpu0 = tree_cpu(child_proc.proc.pid)
+        child_proc.ask("MARK", "MARKED")
+        broker = cluster.broker(victim)  # type: ignore[attr-defined]
+        broker.pause()
+        began = time.monotonic()
+        try:
+            while time.monotonic() - began < 180:
+                if int(child_proc.ask("COUNT", "COUNT")) >= expected:
+                    break
+                time.sleep(0.5)
+        finally:
+            broker.resume()
+        cpu = tree_cpu(child_proc.proc.pid) - cpu0
+        delays = json.loads(child_proc.ask("COLLECT", "DELAYS"))
+    finally:
+        child_proc.proc.wait(60)
+    cluster.heal(300)  # type: ignore[attr-defined]
+    return delays, cpu
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * 0.95) - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--partitions", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--before", help="a PYTHONPATH holding another kafka_watchdog")
+    parser.add_argument("--heap", default="1g", help="each broker's -Xmx")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
+    parser.add_argument("--zk", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        asyncio.run(child(args.bootstrap, args.zk))
+        return
+
+    from bench.topics import create_topics
+    from testcluster import ZkKafkaCluster
+
+    variants = [("now", None)] + ([("before", args.before)] if args.before else [])
+    results: dict[str, list[float]] = {name: [] for name, _ in variants}
+    cpus: dict[str, list[float]] = {name: [] for name, _ in variants}
+    with tempfile.TemporaryDirectory(prefix="bench-detection-") as workdir:
+        cluster = ZkKafkaCluster(Path(workdir))
+        cluster.broker_heap = ("-Xms256m", f"-Xmx{args.heap}")
+        with cluster:
+            began = time.monotonic()
+            topics = [f"bench-{t:04d}" for t in range(args.partitions // PER_TOPIC)]
+            create_topics(cluster, topics, PER_TOPIC, 2)
+            print(
+                f"{len(topics) * PER_TOPIC} partitions set up in "
+                f"{time.monotonic() - began:.0f} s; load average {os.getloadavg()}",
+                flush=True,
+            )
+            victim = cluster.broker_ids[-1]
+            for r in range(args.rounds):
+                for name, path in variants if r % 2 == 0 else list(reversed(variants)):
+                    delays, cpu = one_run(cluster, path, victim)
+                    results[name] += delays
+                    cpus[name].append(cpu)
+                    print(
+                        f"round {r + 1} {name}: {len(delays)} ISR shrinks, p50 "
+                        f"{statistics.median(delays) * 1000:.0f} ms, p95 "
+                        f"{p95(delays) * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms; "
+                        f"watcher CPU over the fault {cpu:.1f} s; load {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
+    for name, delays in results.items():
+        print(
+            f"{name}: {len(delays)} ISR shrinks over {args.rounds} rounds: p50 "
+            f"{statistics.median(delays) * 1000:.0f} ms, p95 {p95(delays) * 1000:.0f} ms, "
+            f"max {max(delays) * 1000:.0f} ms; watcher CPU per fault p50 "
+            f"{statistics.median(cpus[name]):.1f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()
