@@ -65,6 +65,7 @@ class Run:
     rss: dict[str, list[float]] = field(default_factory=dict)  # MiB per role, per sample
     total: list[float] = field(default_factory=list)
     cpu_seconds: float = 0.0
+    cpu_by_role: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     scrapes_ms: list[float] = field(default_factory=list)
     offsets_s: list[float] = field(default_factory=list)
@@ -73,11 +74,14 @@ class Run:
     def print(self) -> None:
         per_role = ", ".join(f"{r} {statistics.median(v):.0f}" for r, v in sorted(self.rss.items()))
         cpu_min = self.cpu_seconds / self.seconds * 60
+        cpu_roles = ", ".join(
+            f"{r} {v / self.seconds * 60:.1f}" for r, v in sorted(self.cpu_by_role.items())
+        )
         print(
             f"  {self.name}: RSS of {self.processes} processes median "
             f"{statistics.median(self.total):.0f} MiB, peak {max(self.total):.0f} MiB "
-            f"({per_role} MiB); CPU {cpu_min:.1f} s per minute "
-            f"({self.cpu_seconds / self.seconds * 1000:.0f} millicores)"
+            f"({per_role} MiB); CPU {cpu_min:.1f} s per minute ({cpu_roles}; "
+            f"{self.cpu_seconds / self.seconds * 1000:.0f} millicores)"
         )
         if self.scrapes_ms:
             ordered = sorted(self.scrapes_ms)
@@ -93,10 +97,11 @@ class Run:
             )
 
 
-def sample(pid: int) -> tuple[dict[str, float], float, int]:
-    """(RSS MiB per role, CPU seconds, processes) of the daemon's process tree."""
+def sample(pid: int) -> tuple[dict[str, float], dict[str, float], int]:
+    """(RSS MiB per role, CPU seconds per role, processes) of the daemon's process tree.
+    A worker that was replaced takes its CPU with it: the figures then undercount."""
     rss: dict[str, float] = {}
-    cpu = 0.0
+    cpu: dict[str, float] = {}
     root = psutil.Process(pid)
     procs = [root, *root.children(recursive=True)]
     for proc in procs:
@@ -107,7 +112,7 @@ def sample(pid: int) -> tuple[dict[str, float], float, int]:
             continue
         name = role(proc)
         rss[name] = rss.get(name, 0.0) + mib
-        cpu += times.user + times.system
+        cpu[name] = cpu.get(name, 0.0) + times.user + times.system
     return rss, cpu, len(procs)
 
 
@@ -153,7 +158,8 @@ def measure(
             time.sleep(1)
         _, cpu_end, _ = sample(daemon.proc.pid)
         run.seconds = time.monotonic() - start
-        run.cpu_seconds = cpu_end - cpu_start
+        run.cpu_by_role = {r: v - cpu_start.get(r, 0.0) for r, v in cpu_end.items()}
+        run.cpu_seconds = sum(run.cpu_by_role.values())
         print(f"  {name}: ready after {ready:.1f} s", flush=True)
     return run
 
