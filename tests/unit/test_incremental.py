@@ -201,3 +201,27 @@ def test_new_offsets_rebuild_only_the_partitions_whose_offsets_moved() -> None:
     assert [t.name for t in changed_topics(first.topics, second.topics)] == ["t4"]
     moved = second.partition("t4", 1)
     assert moved is not None and moved.log_end_offset == 5000
+
+
+def test_a_cycle_that_found_nothing_new_keeps_the_published_version() -> None:
+    """Metadata and configs cycles mostly find nothing new: the state's version (by which
+    the metrics exposition is cached) then stays, while the snapshot's time moves on."""
+    from kafka_watchdog.app.watcher import ClusterWatcher
+    from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig
+
+    world = World(4)
+    watcher = ClusterWatcher(
+        ClusterConfig(name="c", bootstrap_servers=["b:9092"]), CollectionConfig()
+    )
+    watcher.view = world.admin_view(fresh_metadata=True)
+    watcher._rebuild()
+    first = watcher.state
+    watcher._update(topics=world.admin_view(fresh_metadata=True).topics)  # same values
+    again = watcher.state
+    assert again.version == first.version
+    assert again.snapshot is not first.snapshot and again.snapshot == dataclasses.replace(
+        first.snapshot, taken_at=again.snapshot.taken_at, sources=again.snapshot.sources
+    )
+    world.offsets = frozen_map({**world.offsets, ("t4", 1): (0, 5000)})
+    watcher._update(offsets=world.admin_view(fresh_metadata=False).offsets)
+    assert watcher.state.version == first.version + 1

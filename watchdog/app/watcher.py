@@ -31,7 +31,7 @@ from kafka_watchdog.model.assemble import assemble
 from kafka_watchdog.model.assessment import Assessment
 from kafka_watchdog.model.events import Event, EventKind
 from kafka_watchdog.model.health import ClusterHealth, SourceHealth
-from kafka_watchdog.model.incremental import TopicMemo, changed_topics
+from kafka_watchdog.model.incremental import TopicMemo, changed_topics, same_content
 from kafka_watchdog.model.parts import AdminView, LogOffsets, Timed, ZkView
 from kafka_watchdog.model.snapshot import frozen_map
 from kafka_watchdog.model.state import ClusterBoard, ClusterState
@@ -362,8 +362,14 @@ class ClusterWatcher:
                 controller_id=latest.controller_id,
                 controller_epoch=latest.controller_epoch,
             )
-        previous = self.store.put(snapshot)
+        # A cycle that found nothing new (most metadata and configs cycles) keeps the
+        # version, so the metrics built for it stay valid, and skips the assessment.
+        news = latest is None or self._assessment is None or not same_content(latest, snapshot)
+        previous = self.store.put(snapshot, news)
         self._first_view.set()
+        if not news:
+            self._publish()
+            return
         last = (previous, self._assessment) if previous and self._assessment else None
         self._assessment = assess(snapshot, self.min_replication_factor, last)
         known = len(self.known_brokers)

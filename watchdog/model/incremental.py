@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
-from kafka_watchdog.model.snapshot import PartitionState, TopicConfig, TopicState
+from kafka_watchdog.model.snapshot import ClusterSnapshot, PartitionState, TopicConfig, TopicState
 
 V = TypeVar("V")
 Offset = tuple[int | None, int | None]
@@ -154,3 +154,18 @@ def changed_topics(
 ) -> list[TopicState]:
     """The topics of `after` that are not the very objects `before` held (new or changed)."""
     return [t for name, t in after.items() if before.get(name) is not t]
+
+
+def same_content(before: ClusterSnapshot, after: ClusterSnapshot) -> bool:
+    """Whether `after` tells nothing `before` did not (only when it was taken, and when each
+    source last answered, differ): a metadata or configs cycle that found no change."""
+    return (
+        after.groups is before.groups
+        and after.controller_id == before.controller_id
+        and after.controller_epoch == before.controller_epoch
+        and after.cluster_id == before.cluster_id
+        and after.mode == before.mode
+        and after.brokers == before.brokers
+        and after.topics.keys() == before.topics.keys()
+        and all(before.topics[name] is topic for name, topic in after.topics.items())
+    )
