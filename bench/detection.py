@@ -1,16 +1,22 @@
-"""ZooKeeper detection delay on a real ZooKeeper-mode cluster, before and after a change,
-interleaved on the same cluster.
+"""Detection delay on a real cluster, before and after a change, interleaved on the same
+cluster: the ZooKeeper watches (ZooKeeper mode) or the Admin API path (KRaft).
 
-    .venv/bin/python bench/detection.py [--partitions 5000] [--rounds 3]
+    .venv/bin/python bench/detection.py [--mode zk|kraft] [--partitions 5000] [--rounds 3]
         [--before /tmp/before-path] [--heap 1g]
 
-Starts a local cluster (3 ZooKeeper nodes, 3 brokers), creates the partitions (topics of
-50, RF 2), then per round and per variant: a watcher (default schedule, ZooKeeper watches
-on) runs in a child process; once it has a view, a broker is paused (SIGSTOP) until the
-watcher has seen an ISR shrink on every partition the broker held, then resumed, and the
-cluster is left to heal before the next run. For every ISR-shrink event the delay is from
-the partition state znode's mtime (when ZooKeeper took the controller's write) to the
-event; the child's CPU (with its Admin API worker) over the pause is reported too.
+Starts a local cluster (ZooKeeper mode: 3 ZooKeeper nodes and 3 brokers; KRaft: 3 combined
+nodes), creates the partitions (topics of 50, RF 2), then per round and per variant: a
+watcher (default schedule: 10 s metadata cycles; ZooKeeper watches on in ZooKeeper mode)
+runs in a child process; once it has a view, a broker is paused (SIGSTOP) until the watcher
+has seen an ISR shrink on every partition the broker held, then resumed, and the cluster is
+left to heal before the next run. The delay of each ISR-shrink event is measured
+- in ZooKeeper mode from the partition state znode's mtime (when ZooKeeper took the
+  controller's write), split at the moment the re-read data reached the watchdog (kazoo's
+  thread): before it, ZooKeeper's commit, the watch and the read; after it, the event loop;
+- on KRaft from the moment the active controller fenced the broker (its log line; every
+  ISR the broker was in shrinks in that one metadata change): one metadata interval at
+  most, plus the Metadata call and the assembly.
+The child's CPU (with its Admin API worker) over the fault is reported too.
 
 `--before DIR`: a directory holding a `kafka_watchdog` package of another version (see
 docs/performance.md: `git archive COMMIT watchdog | tar -x -C /tmp/before`, a link

@@ -122,3 +122,14 @@ def test_the_worker_imports_no_config_http_or_multiprocessing() -> None:
         "kafka_watchdog.app",
     }
     assert not heavy & loaded
+
+
+def test_the_one_future_list_offsets_exists_in_this_confluent_kafka() -> None:
+    """The Admin source asks ListOffsets through the request under AdminClient.list_offsets
+    (one future for all partitions, not one per partition): an upgrade of confluent-kafka
+    that drops it would silently bring the per-partition futures back."""
+    from confluent_kafka.admin import OffsetSpec
+    from confluent_kafka.cimpl import _AdminClientImpl
+
+    assert callable(getattr(_AdminClientImpl, "list_offsets", None))
+    assert (OffsetSpec.earliest()._value, OffsetSpec.latest()._value) == (-2, -1)

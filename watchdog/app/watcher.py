@@ -33,7 +33,7 @@ from kafka_watchdog.model.events import Event, EventKind
 from kafka_watchdog.model.health import ClusterHealth, SourceHealth
 from kafka_watchdog.model.incremental import TopicMemo, changed_topics, same_content
 from kafka_watchdog.model.parts import AdminView, LogOffsets, Timed, ZkView
-from kafka_watchdog.model.snapshot import frozen_map
+from kafka_watchdog.model.snapshot import Broker, TopicState, frozen_map
 from kafka_watchdog.model.state import ClusterBoard, ClusterState
 from kafka_watchdog.model.store import SnapshotStore
 from kafka_watchdog.sources.errors import PartialAnswer, SourceError
@@ -79,6 +79,16 @@ class ClusterWatcher:
         self.store = SnapshotStore(history=2)
         # What assembly built per topic, so that a change rebuilds only what it touched.
         self._memo = TopicMemo()
+        # _partitions' answer and the topics and brokers it was computed from.
+        self._partition_lists: (
+            tuple[
+                Mapping[str, TopicState],
+                Mapping[int, Broker],
+                list[tuple[str, int]],
+                list[tuple[str, int]],
+            ]
+            | None
+        ) = None
         self.health = ClusterHealth(cluster.name, zookeeper_configured=bool(cluster.zookeeper))
         timeout = collection.request_timeout
         self.admin = IsolatedAdminSource(cluster, timeout, collection.max_concurrent_requests)
@@ -223,7 +233,15 @@ class ClusterWatcher:
         snap = self.store.latest
         if snap is None:
             return [], []
-        live = snap.brokers.keys()
+        cached = self._partition_lists
+        if (
+            cached is not None
+            and cached[1] == snap.brokers
+            and not changed_topics(cached[0], snap.topics)
+            and cached[0].keys() == snap.topics.keys()
+        ):
+            return cached[2], cached[3]  # no topic changed since (model/incremental.py)
+        live = set(snap.brokers)
         every = [(p.topic, p.partition) for t in snap.topics.values() for p in t.partitions]
         led = [
             (p.topic, p.partition)
@@ -231,6 +249,7 @@ class ClusterWatcher:
             for p in t.partitions
             if p.leader in live
         ]
+        self._partition_lists = (snap.topics, snap.brokers, every, led)
         return every, led
 
     async def _collect_offsets(self) -> None:
