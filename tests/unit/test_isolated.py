@@ -133,3 +133,51 @@ def test_the_one_future_list_offsets_exists_in_this_confluent_kafka() -> None:
 
     assert callable(getattr(_AdminClientImpl, "list_offsets", None))
     assert (OffsetSpec.earliest()._value, OffsetSpec.latest()._value) == (-2, -1)
+
+
+def test_answers_travel_as_changes_and_unchanged_objects_are_kept() -> None:
+    """Encoder (worker) and Decoder (parent) over a random run of answers: every decoded
+    answer equals the one encoded, in order; what did not change is the parent's earlier
+    object; a cycle that found nothing new carries no values."""
+    import random
+
+    from kafka_watchdog.model.parts import TopicMetadata
+    from kafka_watchdog.model.snapshot import PartitionState, TopicConfig
+
+    rng = random.Random(5)
+    encoder, decoder = protocol.Encoder(), protocol.Decoder()
+
+    def topics() -> list[TopicMetadata]:
+        names = sorted(rng.sample([f"t{i}" for i in range(12)], rng.randrange(0, 12)))
+        return [
+            TopicMetadata(
+                n, (PartitionState(n, 0, rng.choice([1, 1, 1, 2]), (1, 2), (1, 2)),), False
+            )
+            for n in names
+        ]
+
+    def offsets() -> dict[tuple[str, int], tuple[int | None, int | None]]:
+        return {(f"t{i}", 0): (0, rng.choice([5, 5, 5, 9])) for i in range(rng.randrange(1, 8))}
+
+    def configs() -> dict[str, TopicConfig]:
+        return {f"t{i}": TopicConfig(rng.choice([2, 2, 1]), False) for i in range(5)}
+
+    previous: dict[str, object] = {}
+    for _ in range(200):
+        method, make = rng.choice(
+            [("topics", topics), ("log_offsets", offsets), ("topic_configs", configs)]
+        )
+        answer = make()
+        wire = pickle.loads(pickle.dumps(encoder.encode(method, answer)))
+        assert isinstance(wire, protocol.Changes)
+        got = decoder.decode(wire)
+        assert got == answer
+        if method == "topics":
+            assert [t.name for t in got] == [t.name for t in answer]
+            last = {t.name: t for t in previous.get(method, [])}  # type: ignore[attr-defined]
+            for t in got:
+                if t.name in last and last[t.name] == t:
+                    assert t is last[t.name]  # unchanged: the parent's own object
+        if previous.get(method) == answer:
+            assert not wire.changed and not wire.removed
+        previous[method] = got

@@ -84,13 +84,18 @@ async def serve(inbound: int, outbound: int) -> None:
     writer.write(protocol.frame(protocol.Ready(os.getpid(), confluent_kafka.libversion()[0])))
     await writer.drain()
 
+    encoder = protocol.Encoder()
+
     async def handle(call_id: int, method: str, args: tuple[Any, ...]) -> None:
         reply: protocol.Reply
         try:
             if method not in METHODS:
                 raise protocol.ProtocolError(f"no such call: {method!r}")
             source.start()  # idempotent; a bad librdkafka property raises SourceError here
-            reply = (call_id, True, await getattr(source, method)(*args))
+            answer = await getattr(source, method)(*args)
+            # Encoded and written with no await in between: the parent decodes the changes
+            # in the order they were computed.
+            reply = (call_id, True, encoder.encode(method, answer))
         except SourceError as exc:
             reply = (call_id, False, exc)
         except Exception as exc:  # a bug: told to the caller, traceback logged here

@@ -61,6 +61,7 @@ class _Worker:
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.ids = itertools.count(1)
         self.ready: protocol.Ready | None = None
+        self.decoder = protocol.Decoder()  # this worker's answers, as changes
         self.gone: str | None = None  # why it is gone, once it is
         self.reader_task: asyncio.Task[None] | None = None
 
@@ -160,6 +161,8 @@ class IsolatedAdminSource:
                     self.librdkafka_version = message.librdkafka_version
                     continue
                 call_id, ok, value = message
+                if isinstance(value, protocol.Changes):
+                    value = worker.decoder.decode(value)  # even if its caller gave up
                 future = worker.pending.pop(call_id, None)
                 if future is None or future.done():
                     continue  # its caller gave up (timed out or was cancelled)
