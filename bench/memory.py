@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=10_000)
     parser.add_argument("--groups", type=int, default=1_000)
     parser.add_argument("--cycles", type=int, default=30)
+    parser.add_argument("--per-topic", type=int, default=50, help="partitions per topic and group")
     args = parser.parse_args()
     print(import_cost())
 
@@ -82,7 +83,7 @@ def main() -> None:
     from kafka_watchdog.sinks.metrics import MetricsRenderer
 
     imported = tracemalloc.get_traced_memory()[0]
-    watcher = populated_watcher(args.partitions, args.groups)
+    watcher = populated_watcher(args.partitions, args.groups, per_topic=args.per_topic)
     view = watcher.view
     assert view.offsets is not None and view.groups is not None
     offsets, groups = dict(view.offsets.value), dict(view.groups.value)

@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 import aiohttp
-import apprise
 
 from kafka_watchdog.alerting import render
 from kafka_watchdog.alerting.dispatch import Notification
@@ -65,11 +64,13 @@ class Sender(Protocol):
         """Deliver one payload; raises DeliveryError."""
 
 
+# apprise's NotifyType members by name: apprise (~8 MiB with its plugins) is imported only
+# by a daemon that has an apprise receiver, when it first sends.
 _NOTIFY_TYPE = {
-    "critical": apprise.NotifyType.FAILURE,
-    "warning": apprise.NotifyType.WARNING,
-    "info": apprise.NotifyType.INFO,
-    "resolved": apprise.NotifyType.SUCCESS,
+    "critical": "FAILURE",
+    "warning": "WARNING",
+    "info": "INFO",
+    "resolved": "SUCCESS",
 }
 
 
@@ -93,6 +94,8 @@ class AppriseSender:
         }
 
     async def send(self, payload: Payload) -> None:
+        import apprise
+
         notifier = apprise.Apprise()
         if not notifier.add(self._url):
             # The URL is a secret: name the scheme only.
@@ -103,7 +106,7 @@ class AppriseSender:
             notifier.notify,
             body=payload["body"],
             title=payload["title"],
-            notify_type=_NOTIFY_TYPE.get(payload["kind"], apprise.NotifyType.INFO),
+            notify_type=apprise.NotifyType[_NOTIFY_TYPE.get(payload["kind"], "INFO")],
         )
         if not ok:
             raise DeliveryError("apprise reported a failed delivery (see its log above)")
