@@ -18,6 +18,7 @@ from kafka_watchdog.alerting.service import AlertingService
 from kafka_watchdog.app.supervisor import Supervisor
 from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import WatchdogConfig
+from kafka_watchdog.model.published import Published
 from kafka_watchdog.model.state import ClusterBoard
 from kafka_watchdog.sinks.metrics import MetricsRenderer
 from kafka_watchdog.web.routes import ALERTING, BOARD, RENDERER, SILENCES, add_routes
@@ -52,6 +53,10 @@ class Daemon:
             AlertingService(self.board, config.alerting) if config.alerting.enabled else None
         )
         self.supervisor = Supervisor()
+        # librdkafka's version for build_info, as the Admin API workers report it.
+        self.librdkafka_version = Published("")
+        for watcher in self.watchers:
+            watcher.admin.on_ready = self.librdkafka_version.publish
 
     async def start(self) -> None:
         for watcher in self.watchers:
@@ -114,7 +119,10 @@ def build_app(config: WatchdogConfig) -> web.Application:
         app[ALERTING] = alerting.status
         app[SILENCES] = alerting.silences
     app[RENDERER] = MetricsRenderer(
-        daemon.board, config.metrics, alerting=alerting.status if alerting else None
+        daemon.board,
+        config.metrics,
+        alerting=alerting.status if alerting else None,
+        librdkafka_version=daemon.librdkafka_version,
     )
 
     async def running(app: web.Application) -> AsyncIterator[None]:

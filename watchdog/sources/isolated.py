@@ -24,7 +24,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kafka_watchdog.model.parts import ClusterDescription, TopicMetadata
@@ -94,6 +94,8 @@ class IsolatedAdminSource:
         self._starting: asyncio.Lock | None = None
         self.restarts = 0  # workers replaced after they died or hung
         self.librdkafka_version: str | None = None  # as the worker reported it
+        # Told the librdkafka version each time a worker starts (the app publishes it).
+        self.on_ready: Callable[[str], None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -159,6 +161,8 @@ class IsolatedAdminSource:
                 if isinstance(message, protocol.Ready):
                     worker.ready = message
                     self.librdkafka_version = message.librdkafka_version
+                    if self.on_ready is not None:
+                        self.on_ready(message.librdkafka_version)
                     continue
                 call_id, ok, value = message
                 if isinstance(value, protocol.Changes):

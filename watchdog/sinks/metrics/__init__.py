@@ -55,8 +55,11 @@ class MetricsRenderer:
         config: MetricsConfig | None = None,
         process_registry: CollectorRegistry | None = REGISTRY,
         alerting: Published[AlertingStatus] | None = None,
+        librdkafka_version: Published[str] | None = None,
     ) -> None:
         self.alerting = alerting
+        # As the Admin API workers report it (the daemon's own process never loads it).
+        self.librdkafka_version = librdkafka_version
         self.board = board
         self.config = config or MetricsConfig()
         # process_* and python_* of the daemon itself (RSS, CPU, GC), from prometheus_client.
@@ -69,7 +72,7 @@ class MetricsRenderer:
 
     def own_families(self, states: Sequence[ClusterState], now: float) -> Families:
         fams = Families()
-        own.build_info(fams)
+        own.build_info(fams, self.librdkafka_version.value if self.librdkafka_version else "")
         for state in states:
             own.collect(fams, state, now)
         if self.alerting is not None:
