@@ -64,6 +64,7 @@ class Run:
     name: str
     rss: dict[str, list[float]] = field(default_factory=dict)  # MiB per role, per sample
     total: list[float] = field(default_factory=list)
+    pss: list[float] = field(default_factory=list)  # shared pages split between processes
     cpu_seconds: float = 0.0
     cpu_by_role: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
@@ -80,8 +81,9 @@ class Run:
         print(
             f"  {self.name}: RSS of {self.processes} processes median "
             f"{statistics.median(self.total):.0f} MiB, peak {max(self.total):.0f} MiB "
-            f"({per_role} MiB); CPU {cpu_min:.1f} s per minute ({cpu_roles}; "
-            f"{self.cpu_seconds / self.seconds * 1000:.0f} millicores)"
+            f"({per_role} MiB; PSS, shared pages counted once, median "
+            f"{statistics.median(self.pss):.0f} MiB); CPU {cpu_min:.1f} s per minute "
+            f"({cpu_roles}; {self.cpu_seconds / self.seconds * 1000:.0f} millicores)"
         )
         if self.scrapes_ms:
             ordered = sorted(self.scrapes_ms)
@@ -97,23 +99,25 @@ class Run:
             )
 
 
-def sample(pid: int) -> tuple[dict[str, float], dict[str, float], int]:
-    """(RSS MiB per role, CPU seconds per role, processes) of the daemon's process tree.
-    A worker that was replaced takes its CPU with it: the figures then undercount."""
+def sample(pid: int) -> tuple[dict[str, float], dict[str, float], int, float]:
+    """(RSS MiB per role, CPU seconds per role, processes, PSS MiB) of the daemon's process
+    tree. A worker that was replaced takes its CPU with it: the figures then undercount."""
     rss: dict[str, float] = {}
     cpu: dict[str, float] = {}
+    pss = 0.0
     root = psutil.Process(pid)
     procs = [root, *root.children(recursive=True)]
     for proc in procs:
         try:
             mib = proc.memory_info().rss / 2**20
+            pss += proc.memory_full_info().pss / 2**20
             times = proc.cpu_times()
         except psutil.NoSuchProcess:
             continue
         name = role(proc)
         rss[name] = rss.get(name, 0.0) + mib
         cpu[name] = cpu.get(name, 0.0) + times.user + times.system
-    return rss, cpu, len(procs)
+    return rss, cpu, len(procs), pss
 
 
 def measure(
@@ -138,7 +142,7 @@ def measure(
         daemon.wait(lambda: bool(daemon.clusters().get("bench", {}).get("ready")), "ready", 600)
         ready = time.monotonic() - began
         time.sleep(WARM_UP)
-        _, cpu_start, _ = sample(daemon.proc.pid)
+        _, cpu_start, _, _ = sample(daemon.proc.pid)
         start = time.monotonic()
         next_scrape = start
         while time.monotonic() - start < seconds:
@@ -151,12 +155,13 @@ def measure(
                 if found:
                     run.offsets_s.append(float(found.group(1)))
                 next_scrape += scrape_every
-            rss, _, run.processes = sample(daemon.proc.pid)
+            rss, _, run.processes, pss = sample(daemon.proc.pid)
             for key, value in rss.items():
                 run.rss.setdefault(key, []).append(value)
             run.total.append(sum(rss.values()))
+            run.pss.append(pss)
             time.sleep(1)
-        _, cpu_end, _ = sample(daemon.proc.pid)
+        _, cpu_end, _, _ = sample(daemon.proc.pid)
         run.seconds = time.monotonic() - start
         run.cpu_by_role = {r: v - cpu_start.get(r, 0.0) for r, v in cpu_end.items()}
         run.cpu_seconds = sum(run.cpu_by_role.values())
