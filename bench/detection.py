@@ -71,12 +71,18 @@ async def child(bootstrap: str, zk_connect: str | None) -> None:
     received: dict[tuple[str, int], float] = {}
     shares: list[float] = []
     observed: list[float] = []  # when each ISR shrink was seen (the Admin API path has no mtime)
+    # The Admin API path: how long after the start of the metadata cycle that found it.
+    cycle_starts: list[float] = []
+    after_cycle: list[float] = []
     marked = False
     record = watcher._record
 
     def counting(events: list[Event]) -> None:
         if marked:
-            observed.extend(e.observed_at for e in events if e.kind is EventKind.ISR_SHRINK)
+            seen = [e.observed_at for e in events if e.kind is EventKind.ISR_SHRINK]
+            observed.extend(seen)
+            if seen and not zk_connect and cycle_starts:
+                after_cycle.append(seen[0] - cycle_starts[-1])
             for e in events:
                 if e.kind is EventKind.ISR_SHRINK and e.delay is not None:
                     delays.append(e.delay)
@@ -96,6 +102,13 @@ async def child(bootstrap: str, zk_connect: str | None) -> None:
         return wrapper
 
     watcher._record = counting  # type: ignore[method-assign]
+    collect_metadata = watcher._collect_metadata
+
+    async def timed_metadata() -> None:
+        cycle_starts.append(time.time())
+        await collect_metadata()
+
+    watcher._collect_metadata = timed_metadata  # type: ignore[method-assign]
     await watcher.start()
     loop = asyncio.get_running_loop()
     try:
@@ -122,7 +135,12 @@ async def child(bootstrap: str, zk_connect: str | None) -> None:
             elif line == "COUNT":
                 print("COUNT", len(observed), flush=True)
             elif line in ("COLLECT", ""):
-                answer = {"delays": delays, "shares": shares, "observed": observed}
+                answer = {
+                    "delays": delays,
+                    "shares": shares,
+                    "observed": observed,
+                    "after_cycle": after_cycle,
+                }
                 print("DELAYS", json.dumps(answer), flush=True)
                 return
     finally:
@@ -233,7 +251,8 @@ def one_run(
         fenced = fenced_at(cluster, victim, paused_at)
         if fenced is None:
             raise RuntimeError("no 'Fencing broker' line in the controllers' logs")
-        return [at - fenced for at in answer["observed"]], [], cpu
+        # The share: from the start of the metadata cycle that brought the change.
+        return [at - fenced for at in answer["observed"]], answer["after_cycle"], cpu
     return answer["delays"], answer["shares"], cpu
 
 
@@ -260,6 +279,11 @@ def main() -> None:
     from bench.topics import create_topics
     from testcluster import KraftCluster, ZkKafkaCluster
 
+    arrival = (
+        "the data's arrival"
+        if args.mode == "zk"
+        else "the start of the metadata cycle that found it"
+    )
     variants = [("now", None)] + ([("before", args.before)] if args.before else [])
     results: dict[str, list[float]] = {name: [] for name, _ in variants}
     own: dict[str, list[float]] = {name: [] for name, _ in variants}
@@ -284,7 +308,7 @@ def main() -> None:
                     own[name] += shares
                     cpus[name].append(cpu)
                     share = (
-                        f" (from the data's arrival: p50 {statistics.median(shares) * 1000:.0f} "
+                        f" (from {arrival}: p50 {statistics.median(shares) * 1000:.0f} "
                         f"ms, p95 {p95(shares) * 1000:.0f} ms)"
                         if shares
                         else ""
@@ -300,7 +324,7 @@ def main() -> None:
     since = "znode mtime" if args.mode == "zk" else "the controller fencing the broker"
     for name, delays in results.items():
         share = (
-            f"; from the data's arrival to the event p50 "
+            f"; from {arrival} to the event p50 "
             f"{statistics.median(own[name]) * 1000:.0f} ms, p95 {p95(own[name]) * 1000:.0f} ms"
             if own[name]
             else ""
