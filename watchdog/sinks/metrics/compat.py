@@ -13,6 +13,12 @@ from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.sinks.metrics.families import Families, Family
 
 
+def address(host: str, port: int) -> str:
+    """host:port as kafka_exporter writes a broker's address (Go's net.JoinHostPort: an IPv6
+    host in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def collect(fams: Families, states: Sequence[ClusterState], with_cluster_label: bool) -> None:
     extra = ["kafka_cluster"] if with_cluster_label else []
 
@@ -22,6 +28,9 @@ def collect(fams: Families, states: Sequence[ClusterState], with_cluster_label: 
         )
 
     brokers = gauge("brokers", "Number of brokers in the cluster.", [])
+    broker_info = gauge(
+        "broker_info", "1 for each broker, with its host:port and id.", ["address", "id"]
+    )
     partitions = gauge("topic_partitions", "Number of partitions for this topic.", ["topic"])
     tp = ["topic", "partition"]
     current = gauge("topic_partition_current_offset", "Current offset of a partition.", tp)
@@ -49,6 +58,8 @@ def collect(fams: Families, states: Sequence[ClusterState], with_cluster_label: 
             continue
         cl = [state.name] if with_cluster_label else []
         brokers.add_metric(cl, len(snap.brokers))
+        for broker_id, broker in sorted(snap.brokers.items()):
+            broker_info.add_metric([address(broker.host, broker.port), str(broker_id), *cl], 1)
         for topic in snap.topics.values():
             partitions.add_metric([topic.name, *cl], len(topic.partitions))
             assessed = assessment.topics[topic.name]
