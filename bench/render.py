@@ -68,6 +68,7 @@ def main() -> None:
     b50, b95, body = timed(args.rounds, build)
     s50, s95, _ = timed(args.rounds, renderer.exposition)
     o50, o95, _ = timed(args.rounds, lambda: renderer.exposition(openmetrics=True))
+
     def compress_once() -> bytes:
         for cached in renderer._bodies.values():
             cached.deflated = None  # as after a new snapshot
