@@ -43,6 +43,7 @@ class Alert:
     runbook_url: str
     fires_when: str  # the declaration's one sentence, `threshold` filled in (docs)
     daemon_for: float | None  # the daemon's `for`; None: Prometheus only
+    why: str  # Prometheus only: why the daemon does not evaluate it
     window: float  # event rules: how long after the event the alert fires (docs); 0: none
 
 
@@ -66,6 +67,7 @@ def _alert(
     keep_firing_for: float,
     base: str,
     daemon_for: float | None,
+    why: str = "",
 ) -> Alert:
     values = {
         "threshold": None if threshold is None else f"{threshold:g}",
@@ -84,6 +86,7 @@ def _alert(
         runbook_url=runbook_url(name, base),
         fires_when=fires_when.replace("`threshold`", values["threshold"] or "`threshold`"),
         daemon_for=daemon_for,
+        why=why,
         window=0.0 if query.keep_firing else keep_firing_for,
     )
 
@@ -122,6 +125,7 @@ def alerts(base_url: str | None = None) -> list[Alert]:
                 0.0,
                 base,
                 daemon_for=None,
+                why=only.why,
             )
         )
     order = list(Concern)
@@ -179,7 +183,7 @@ def table() -> str:
             notes.append(f"fires for {duration(a.window)} after the event")
         for_ = duration(a.for_) + (f" ({'; '.join(notes)})" if notes else "")
         if a.daemon_for is None:
-            daemon = "none: Prometheus only"
+            daemon = f"none, Prometheus only: {a.why}"
         elif a.daemon_for != a.for_:
             daemon = f"same, with for {duration(a.daemon_for)}"
         else:

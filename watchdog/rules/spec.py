@@ -43,10 +43,11 @@ class PromQL:
 
     The alert is named like the rule and carries the labels `severity` and `rule`, as the
     daemon's alerts do in Alertmanager, so routes, silences and inhibitions written for one
-    path work for the other. In `expr`, `summary` and `description`, `$threshold` and
-    `$keep_firing_for` stand for the rule's defaults (a number; a duration such as `1h`).
-    Expressions aggregate `by (kafka_cluster, <subject>)` so that replicas of an HA
-    deployment, which export the same series, raise one alert and not one each.
+    path work for the other. In `expr`, `summary` and `description`, `$threshold`, `$for`
+    and `$keep_firing_for` stand for the rule's defaults (a number; durations such as `1h`).
+    Expressions on Kafka's state aggregate `by (kafka_cluster, <subject>)`, so that the
+    replicas of an HA deployment, which export the same series, raise one alert and not one
+    each; those on the watchdog itself keep `instance` and `job`, which name the replica.
     """
 
     concern: Concern
