@@ -16,16 +16,19 @@ from kafka_watchdog.config.alerting import AlertingConfig, RuleOverride
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.rules.finding import Finding
 from kafka_watchdog.rules.registry import RULES
-from kafka_watchdog.rules.spec import Settings
+from kafka_watchdog.rules.spec import DEFAULT_RUNBOOK_BASE_URL, Settings
 
 
-def effective_rules(overrides: Mapping[str, RuleOverride]) -> dict[str, Settings]:
-    """Every rule of the registry with the user's overrides applied."""
+def effective_rules(
+    overrides: Mapping[str, RuleOverride], runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
+) -> dict[str, Settings]:
+    """Every rule of the registry with the user's overrides applied; runbooks link to the
+    rule's page under `runbook_base_url` unless a rule names its own."""
     rules = {}
     for spec in RULES:
         o = overrides.get(spec.name)
         if o is None:
-            rules[spec.name] = spec.settings()
+            rules[spec.name] = spec.settings(runbook_base_url=runbook_base_url)
             continue
         rules[spec.name] = spec.settings(
             enabled=o.enabled,
@@ -36,6 +39,7 @@ def effective_rules(overrides: Mapping[str, RuleOverride]) -> dict[str, Settings
             runbook=o.runbook,
             topics=o.topics,
             groups=o.groups,
+            runbook_base_url=runbook_base_url,
         )
     return rules
 
@@ -71,7 +75,7 @@ class Evaluation:
     """The incidents and the notification groups, and how one evaluation moves them."""
 
     def __init__(self, config: AlertingConfig, routes: Sequence[Route]) -> None:
-        self.rules = effective_rules(config.rules)
+        self.rules = effective_rules(config.rules, config.runbook_base_url)
         self.book = AlertBook(
             {n: r.for_ for n, r in self.rules.items()}, config.flap_window, config.flap_count
         )

@@ -17,7 +17,7 @@ from kafka_watchdog.config.durations import Duration, parse_timestamp
 from kafka_watchdog.config.schema_base import NameFilter, StrictModel
 from kafka_watchdog.config.zookeeper import ZooKeeperConfig
 from kafka_watchdog.rules.registry import BY_NAME
-from kafka_watchdog.rules.spec import Severity
+from kafka_watchdog.rules.spec import DEFAULT_RUNBOOK_BASE_URL, Severity
 
 
 class RuleOverride(StrictModel):
@@ -42,7 +42,10 @@ class RuleOverride(StrictModel):
         "firing after the event.",
     )
     severity: Severity | None = Field(default=None, description="critical | warning | info.")
-    runbook: str | None = Field(default=None, description="URL or path of the runbook.")
+    runbook: str | None = Field(
+        default=None,
+        description="URL of the rule's runbook; default: <runbook_base_url>/<rule>.md.",
+    )
     topics: NameFilter | None = Field(
         default=None, description="Only topics matching these (partition and topic rules)."
     )
@@ -214,6 +217,13 @@ class AlertingConfig(StrictModel):
     rules: dict[str, RuleOverride] = Field(
         default_factory=dict, description="Overrides of the built-in rules, by rule name."
     )
+    runbook_base_url: str = Field(
+        default=DEFAULT_RUNBOOK_BASE_URL,
+        max_length=2048,
+        description="Where docs/runbooks is served: each alert links <this>/<rule>.md (an "
+        "absolute link, so it works in Slack and PagerDuty). The generated rule files use "
+        "the same default (`make generate RUNBOOK_BASE_URL=...`).",
+    )
     silences: list[SilenceConfig] = Field(default_factory=list)
     inhibit: list[InhibitConfig] = Field(default_factory=_default_inhibit)
     receivers: list[ReceiverConfig] = Field(default_factory=list)
@@ -237,6 +247,17 @@ class AlertingConfig(StrictModel):
                 f"unknown rule(s) {', '.join(hints)}; the rules are: {', '.join(BY_NAME)}"
             )
         return value
+
+    @field_validator("runbook_base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError(
+                "must be an absolute http(s) URL without spaces: alerts carry the link into "
+                "Slack and PagerDuty, where a relative path leads nowhere (e.g. "
+                "https://wiki.example.com/kafka/runbooks)"
+            )
+        return value.rstrip("/")
 
     @field_validator("receivers")
     @classmethod

@@ -672,6 +672,8 @@ _TP = (T, P)
 _CG = "consumergroup"
 COMPAT_METRICS: tuple[Metric, ...] = (
     _compat("brokers", (), "Number of brokers in the cluster.", "brokers"),
+    # kafka_exporter's dashboards build their broker variables on it.
+    _compat("broker_info", ("address", "id"), "1 for each broker, with its host:port and id.", ""),
     _compat("topic_partitions", (T,), "Number of partitions for this topic.", "partitions"),
     _compat("topic_partition_current_offset", _TP, "Current offset of a partition.", "offset"),
     _compat("topic_partition_oldest_offset", _TP, "Oldest offset of a partition.", "offset"),
