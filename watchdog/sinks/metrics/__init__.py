@@ -200,6 +200,7 @@ class MetricsRenderer:
         `keep_ready` already started), and the formats asked for are remembered so that
         `keep_ready` prepares them before the next scrape."""
         now = time.time()
+        self._wanted["text"] = now
         if openmetrics:
             self._wanted["openmetrics"] = now
         if gzipped:
@@ -231,9 +232,12 @@ class MetricsRenderer:
 
     async def prepare(self) -> None:
         """Build the bulk of every cluster's exposition now, in each format scraped lately,
-        and its deflate (in a thread) if gzip was: a scrape then only writes it out."""
+        and its deflate (in a thread) if gzip was: a scrape then only writes it out. Nothing
+        when nobody scraped lately (a daemon that only pages builds no exposition)."""
         states = self.board.states()
         recent = time.time() - FORMAT_WANTED_FOR
+        if self._wanted.get("text", 0) <= recent:
+            return
         formats = [False] + ([True] if self._wanted.get("openmetrics", 0) > recent else [])
         for openmetrics in formats:
             body = self._bulk(states, openmetrics)
