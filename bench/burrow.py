@@ -100,7 +100,7 @@ root-path="/burrow"
 
 [client-profile.bench]
 client-id="burrow-bench"
-kafka-version="2.0.0"
+kafka-version="1.0.0"
 
 [cluster.bench]
 class-name="kafka"
@@ -114,7 +114,7 @@ class-name="kafka"
 cluster="bench"
 servers=[ {servers} ]
 client-profile="bench"
-group-denylist="^(console-consumer-|testcluster-).*$"
+group-blacklist="^(console-consumer-|testcluster-).*$"
 
 [httpserver.default]
 address="127.0.0.1:{port}"
@@ -225,6 +225,13 @@ def main() -> None:
                     # Both read every commit once before the figures start.
                     deadline = time.monotonic() + 300
                     while time.monotonic() < deadline:
+                        if burrow.poll() is not None:
+                            log.flush()
+                            sys.exit(
+                                f"Burrow exited ({burrow.returncode}):\n"
+                                + (workdir / "burrow" / "stdout.log").read_text()
+                                + (workdir / "burrow" / "burrow.log").read_text()
+                            )
                         seen = burrow_lag(port, args.groups)
                         if len(seen) >= args.groups * PER_TOPIC:
                             break
