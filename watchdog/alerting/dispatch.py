@@ -184,5 +184,13 @@ class Dispatcher:
     def to_json(self) -> dict[str, Any]:
         return {key: g.to_json() for key, g in self.groups.items()}
 
-    def load(self, data: Mapping[str, Any]) -> None:
-        self.groups = {key: NotificationGroup(**g) for key, g in data.items()}
+    def load(self, data: Mapping[str, Any]) -> int:
+        """Groups from the state file; returns how many could not be read (skipped)."""
+        self.groups = {}
+        skipped = 0
+        for key, g in data.items():
+            try:
+                self.groups[str(key)] = NotificationGroup(**g)
+            except (TypeError, ValueError):
+                skipped += 1
+        return skipped

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from kafka_watchdog import __version__
 from kafka_watchdog.alerting.service import AlertingService
+from kafka_watchdog.alerting.store import StateDirInUse
 from kafka_watchdog.app.supervisor import Supervisor
 from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import WatchdogConfig
@@ -269,7 +270,12 @@ async def serve(
         shutdown_timeout=HTTP_SHUTDOWN,
         keepalive_timeout=config.server.keepalive_timeout,
     )
-    await runner.setup()
+    try:
+        await runner.setup()  # starts the daemon (cleanup_ctx): the state_dir's lock
+    except StateDirInUse as exc:
+        await runner.cleanup()
+        sock.close()
+        raise StartupError(str(exc)) from None
     scheme = "https" if web_config.ssl_context is not None else "http"
     try:
         await CappedSite(

@@ -107,7 +107,13 @@ def cluster_states(published: tuple[ClusterState, ...], now: float) -> list[dict
 async def readyz(request: web.Request) -> web.Response:
     states = cluster_states(request.app[BOARD].states(), time.time())
     ready = all(s["ready"] for s in states)
-    return web.json_response({"ready": ready, "clusters": states}, status=200 if ready else 503)
+    doc: dict[str, object] = {"ready": ready, "clusters": states}
+    alerting = request.app.get(ALERTING)
+    if alerting is not None and alerting.value.state_error is not None:
+        # Pages would not survive a restart (or are not being queued): not ready.
+        doc["ready"] = ready = False
+        doc["alerting"] = {"state": alerting.value.state_error}
+    return web.json_response(doc, status=200 if ready else 503)
 
 
 async def api_clusters(request: web.Request) -> web.Response:

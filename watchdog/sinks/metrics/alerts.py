@@ -54,3 +54,25 @@ def collect(fams: Families, status: AlertingStatus, clusters: set[str]) -> None:
     )
     for receiver in status.receivers:
         queued.add_metric([receiver], status.queued.get(receiver, 0))
+    fams.gauge(
+        "alerting_state_healthy",
+        "1 when the alerting state (alerting.state_dir) is being written; 0 when a write "
+        "failed, the file was deleted or the state_dir is unusable (see /readyz for why).",
+        [],
+    ).add_metric([], 0 if status.state_error else 1)
+    fams.counter(
+        "alerting_state_write_failures",
+        "Writes of the alerting state that failed (retried at the next evaluation).",
+        [],
+    ).add_metric([], status.state_write_failures)
+    fams.counter(
+        "alerting_state_rows_skipped",
+        "Saved alerts, groups, silences or outbox rows that were unreadable and skipped.",
+        [],
+    ).add_metric([], status.state_rows_skipped)
+    fams.gauge(
+        "alerting_state_lost",
+        "1 when the alerting state file was damaged at start and moved aside (a fresh one "
+        "was started: open incidents may be paged again).",
+        [],
+    ).add_metric([], 1 if status.state_lost else 0)
