@@ -208,7 +208,7 @@ def _reload(app: web.Application, current: WatchdogConfig, reload: Reloader | No
         base = web_config.path.parent if web_config.path is not None else None
         _reload_tls(old.loaded.ssl_context, tls, base)
         web_config = LoadedWebConfig(web_config.config, old.loaded.ssl_context, web_config.path)
-    old.loaded = web_config
+    old.replace(web_config)
     old.allow_unauthenticated_writes = fresh.server.allow_unauthenticated_writes
     old.request_timeout = fresh.server.request_timeout
     changed = [

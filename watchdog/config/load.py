@@ -394,7 +394,7 @@ def load_config_text(
             for index, item in enumerate(value):
                 src.secret_paths.add((*path, index))
                 if isinstance(item, str):
-                    secrets.register(item)
+                    secrets.register_url(item) if "://" in item else secrets.register(item)
     problems = list(src.problems) + _semantic_checks(src)
     config = None
     try:

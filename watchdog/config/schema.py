@@ -164,7 +164,9 @@ _RDKAFKA_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 _RESERVED_CLIENT_KEYS = {"bootstrap.servers", "client.id", "error_cb", "stats_cb", "oauth_cb"}
 _SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _SASL_MECHANISMS = ("GSSAPI", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
-_SENSITIVE = re.compile(r"password|secret|token|credential|ssl\.key\.pem|sasl\.oauthbearer\.config")
+_SENSITIVE = re.compile(
+    r"password|secret|token|credential|routing_key|ssl\.key\.pem|sasl\.oauthbearer\.config"
+)
 
 
 def is_sensitive_key(key: str) -> bool:

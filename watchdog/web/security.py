@@ -60,6 +60,11 @@ class WebGuard:
         default_factory=lambda: asyncio.Semaphore(BCRYPT_CONCURRENCY)
     )
 
+    def replace(self, loaded: LoadedWebConfig) -> None:
+        """A reloaded web config: what was verified against the old users is forgotten."""
+        self.loaded = loaded
+        self._verified.clear()
+
     @property
     def users(self) -> dict[str, str]:
         return self.loaded.config.basic_auth_users
@@ -68,9 +73,9 @@ class WebGuard:
         digest = hashlib.sha256(f"{user}\0{password}".encode()).hexdigest()
         now = time.monotonic()
         key = (user, digest)
-        if self._verified.get(key, 0.0) > now:
-            return True
         hashed = self.users.get(user)
+        if hashed is not None and self._verified.get(key, 0.0) > now:
+            return True
         if not _DUMMY:
             _DUMMY.append(bcrypt.hashpw(b"unused", bcrypt.gensalt(rounds=10)))
         target = hashed.encode() if hashed is not None else _DUMMY[0]
@@ -89,6 +94,12 @@ class WebGuard:
     async def identify(self, request: web.Request) -> str | None:
         """The authenticated caller, or None. Raises 401 for wrong credentials."""
         who = _client_certificate_name(request)
+        tls = self.loaded.config.tls_server_config
+        allowed = set(tls.client_allowed_sans) if tls is not None else set()
+        if who is not None and allowed and not _names(request) & allowed:
+            raise web.HTTPForbidden(
+                text="client certificate not allowed (tls_server_config.client_allowed_sans)\n"
+            )
         header = request.headers.get(hdrs.AUTHORIZATION)
         if header and self.users:
             try:
@@ -116,6 +127,16 @@ def _client_certificate_name(request: web.Request) -> str | None:
             if key == "commonName":
                 return f"cert:{value}"[:128]
     return "cert:(no CN)"
+
+
+def _names(request: web.Request) -> set[str]:
+    """The verified client certificate's subject alternative names and common name."""
+    transport = request.transport
+    cert = transport.get_extra_info("peercert") if transport is not None else None
+    names = {str(value) for _, value in (cert or {}).get("subjectAltName", ())}
+    for rdn in (cert or {}).get("subject", ()):
+        names.update(str(value) for key, value in rdn if key == "commonName")
+    return names
 
 
 def _unauthorized(reason: str) -> web.HTTPUnauthorized:
