@@ -292,3 +292,23 @@ def test_delivery_per_receiver_retry_after_and_permanent_errors(
     finally:
         for server in (hanging, limited, gone):
             server.close()
+
+
+def test_ha_with_zookeeper_unreachable_keeps_running_and_does_not_notify(
+    tmp_path: Path,
+) -> None:
+    """It used to exit with a KazooTimeoutError traceback. Now it serves, says once that it
+    does not notify without the lock, and shows it (kafka_watchdog_alerting_notifier 0)."""
+    config = unseen(
+        ha={"zookeeper": {"connect": f"127.0.0.1:{free_port()}", "connect_timeout": "2s"}}
+    )
+    with Daemon(tmp_path, config) as daemon:
+        daemon.wait(
+            lambda: "is unreachable; this replica does not notify" in daemon.log(),
+            "the clear error",
+        )
+        status, body = daemon.get("/metrics")
+        assert status == 200 and "kafka_watchdog_alerting_notifier 0\n" in body
+        assert daemon.get("/healthz")[0] == 200
+        assert "Traceback" not in daemon.log() and "KazooTimeoutError" not in daemon.log()
+        assert daemon.terminate() == 0
