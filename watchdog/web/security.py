@@ -18,6 +18,7 @@ added later (a status page, say) is covered without doing anything.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
 import time
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bcrypt
-from aiohttp import BasicAuth, hdrs, web
+from aiohttp import hdrs, web
 
 from kafka_watchdog.config.web import LoadedWebConfig
 
@@ -102,17 +103,14 @@ class WebGuard:
             )
         header = request.headers.get(hdrs.AUTHORIZATION)
         if header and self.users:
-            try:
-                auth = BasicAuth.decode(header)
-            except ValueError:
-                raise _unauthorized("malformed Authorization header") from None
-            if not await self.check_password(auth.login, auth.password):
+            login, password = _basic_credentials(header)
+            if not await self.check_password(login, password):
                 log.warning(
                     "HTTP authentication failed",
-                    extra={"user": auth.login[:64], "remote": request.remote, "path": request.path},
+                    extra={"user": login[:64], "remote": request.remote, "path": request.path},
                 )
                 raise _unauthorized("wrong user or password")
-            return str(auth.login)
+            return login
         return who
 
 
@@ -127,6 +125,22 @@ def _client_certificate_name(request: web.Request) -> str | None:
             if key == "commonName":
                 return f"cert:{value}"[:128]
     return "cert:(no CN)"
+
+
+def _basic_credentials(header: str) -> tuple[str, str]:
+    """(user, password) of an `Authorization: Basic ...` header (RFC 7617, UTF-8)."""
+    kind, _, encoded = header.strip().partition(" ")
+    try:
+        if kind.lower() != "basic":
+            raise ValueError(kind)
+        login, sep, password = (
+            base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        )
+    except (ValueError, UnicodeDecodeError):
+        raise _unauthorized("malformed Authorization header (expected Basic)") from None
+    if not sep:
+        raise _unauthorized("malformed Authorization header (expected Basic)")
+    return login, password
 
 
 def _names(request: web.Request) -> set[str]:
