@@ -160,7 +160,7 @@ def _bind(config: WatchdogConfig) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(128)
+        sock.listen(min(128, max(8, config.server.max_connections // 2)))
         sock.setblocking(False)
     except OSError as exc:
         sock.close()

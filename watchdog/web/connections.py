@@ -7,7 +7,10 @@ closed after `server.keepalive_timeout` (aiohttp's keep-alive timer runs from th
 connection is made); (2) at most `server.max_connections` are open: a new one closes the
 longest-idle ones first, never one whose request is in progress (the guard middleware
 tracks those), so a scraper always gets in; (3) a TLS handshake must end within
-HANDSHAKE_TIMEOUT.
+HANDSHAKE_TIMEOUT; (4) the listen backlog, which is also how many connections asyncio
+accepts in one go before any of them is looked at, is half the cap: with 128 a burst of
+idle sockets opened 128 + the cap + the evicted-but-not-yet-closed at once and hit EMFILE
+at 256 open files (seen once in five runs of the test).
 """
 
 from __future__ import annotations
@@ -39,8 +42,8 @@ class CappedSite(web.SockSite):
         guard: WebGuard,
         limit: int,
         ssl_context: ssl.SSLContext | None = None,
-        backlog: int = 128,
     ) -> None:
+        backlog = min(128, max(8, limit // 2))
         super().__init__(runner, sock, ssl_context=ssl_context, backlog=backlog)
         self._guard = guard
         self._limit = limit
