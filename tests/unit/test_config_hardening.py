@@ -183,3 +183,19 @@ def test_pathological_regex_is_linear() -> None:
     # The regex that froze the daemon under Python's re: RE2 answers at once.
     assert not full_match("(.*.*.*)*x", "a" * 100_000)
     assert check_silence_matchers({"rule": "(.*.*.*)*x"}) == {"rule": "(.*.*.*)*x"}
+
+
+def test_21_web_config_file_is_checked_with_the_config(tmp_path: Path) -> None:
+    (tmp_path / "web.yml").write_text(
+        "basic_auth_users: {alice: plainpassword99}\n"
+        "tls_server_config: {cert_file: x.crt, key_file: x.key, cipher_suites: [A]}\n"
+    )
+    text = problems(
+        BASE + "server: {web_config_file: web.yml}\nalerting: {group_wait: .inf}\n", tmp_path
+    )
+    assert "server.web_config_file" in text and "cipher_suites" in text, text
+    assert "bcrypt hash" in text and "plainpassword99" not in text, text
+    assert "alerting.group_wait" in text  # every problem in one run
+    (tmp_path / "web.yml").write_text("tls_server_config: {cert_file: x.crt, key_file: x.key}\n")
+    text = problems(BASE + "server: {web_config_file: web.yml}\n", tmp_path)
+    assert "cannot load" in text and "x.crt" in text, text

@@ -401,18 +401,21 @@ def load_config_text(
         config = WatchdogConfig.model_validate(src.data)
     except ValidationError as exc:
         problems.extend(_problems_from(exc, src))
-    if config is not None and config.server.web_config_file is not None:
+    # The web config file is checked even when the rest has problems: one run, every error.
+    found, raw_web = _lookup(src.data, ("server", "web_config_file"))
+    if found and isinstance(raw_web, str) and raw_web:
         web_key: KeyPath = ("server", "web_config_file")
-        web_file = config.server.web_config_file
+        web_file = Path(raw_web)
         if not web_file.is_absolute():
             web_file = (base_dir or Path.cwd()) / web_file
-            config = config.model_copy(
-                update={"server": config.server.model_copy(update={"web_config_file": web_file})}
-            )
         try:
             load_web_config(web_file)
         except WebConfigError as exc:
             problems.append(Problem(web_key, str(exc), src.place(web_key)))
+        if config is not None:
+            config = config.model_copy(
+                update={"server": config.server.model_copy(update={"web_config_file": web_file})}
+            )
     if problems or config is None:
         raise ConfigError(sorted(problems, key=_line_order))
     return config
