@@ -99,10 +99,13 @@ class Evaluation:
         silences: Iterable[Silence],
         now: float,
         notify: bool,
+        own: Iterable[Finding] = (),
     ) -> Outcome:
         """Evaluate the rules and update the incidents; the notifier also advances the
-        groups (a standby keeps its incident timers warm but tells nobody)."""
+        groups (a standby keeps its incident timers warm but tells nobody). `own` are
+        alerting's findings about itself (its state was lost)."""
         findings, held = evaluate(self.rules, states, now)
+        findings.extend(own)
         changed = self.book.update(findings, now, held)
         if not notify:
             return Outcome(changed, [])
@@ -112,6 +115,12 @@ class Evaluation:
     def to_json(self) -> dict[str, Any]:
         return {"alerts": self.book.to_json(), "groups": self.dispatcher.to_json()}
 
-    def load(self, state: Mapping[str, Any]) -> None:
-        self.book.load(state.get("alerts") or [])
-        self.dispatcher.load(state.get("groups") or {})
+    def load(self, state: Mapping[str, Any]) -> int:
+        """Returns how many alerts and groups could not be read (skipped)."""
+        alerts, groups = state.get("alerts") or [], state.get("groups") or {}
+        skipped = 0
+        if not isinstance(alerts, list):
+            alerts, skipped = [], skipped + 1
+        if not isinstance(groups, Mapping):
+            groups, skipped = {}, skipped + 1
+        return skipped + self.book.load(alerts) + self.dispatcher.load(groups)

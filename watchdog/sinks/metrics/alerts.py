@@ -34,3 +34,7 @@ def collect(fams: Families, status: AlertingStatus, clusters: set[str]) -> None:
     queued = fams.gauge("notifications_queued", ["receiver"])
     for receiver in status.receivers:
         queued.add_metric([receiver], status.queued.get(receiver, 0))
+    fams.gauge("alerting_state_healthy", []).add_metric([], 0 if status.state_error else 1)
+    fams.counter("alerting_state_write_failures", []).add_metric([], status.state_write_failures)
+    fams.counter("alerting_state_rows_skipped", []).add_metric([], status.state_rows_skipped)
+    fams.gauge("alerting_state_lost", []).add_metric([], 1 if status.state_lost else 0)

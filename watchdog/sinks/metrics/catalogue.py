@@ -644,6 +644,40 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         "after the first one given up",
     ),
     _m(
+        "alerting_state_healthy",
+        "gauge",
+        (),
+        "1 when the alerting state (alerting.state_dir) is being written; 0 when a write "
+        "failed, the file was deleted or the state_dir is unusable (see /readyz for why).",
+        "",
+        _S.ALERTING,
+    ),
+    _m(
+        "alerting_state_write_failures",
+        "counter",
+        (),
+        "Writes of the alerting state that failed (retried at the next evaluation).",
+        "writes",
+        _S.ALERTING,
+    ),
+    _m(
+        "alerting_state_rows_skipped",
+        "counter",
+        (),
+        "Saved alerts, groups, silences or outbox rows that were unreadable and skipped.",
+        "rows",
+        _S.ALERTING,
+    ),
+    _m(
+        "alerting_state_lost",
+        "gauge",
+        (),
+        "1 when the alerting state file was damaged at start and moved aside (a fresh one "
+        "was started: open incidents may be paged again).",
+        "",
+        _S.ALERTING,
+    ),
+    _m(
         "notifications_queued",
         "gauge",
         ("receiver",),
