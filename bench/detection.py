@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import datetime
 import json
+import math
 import os
 import re
 import statistics
@@ -258,7 +259,7 @@ def one_run(
 
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[max(0, int(len(ordered) * 0.95) - 1)]
+    return ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]  # nearest rank
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ docs/deploy.md quote.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import statistics
@@ -89,7 +90,7 @@ class Run:
         )
         if self.scrapes_ms:
             ordered = sorted(self.scrapes_ms)
-            p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
+            p95 = ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]  # nearest rank
             print(
                 f"    GET /metrics over HTTP: p50 {statistics.median(ordered):.0f} ms, "
                 f"p95 {p95:.0f} ms, max {ordered[-1]:.0f} ms over {len(ordered)} scrapes"
