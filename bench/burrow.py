@@ -84,7 +84,9 @@ def commit_groups(bootstrap: str, topics: list[str], groups: int) -> None:
 
 def burrow_config(directory: Path, cluster: ZkKafkaCluster, port: int) -> None:
     servers = ", ".join(f'"{s}"' for s in cluster.bootstrap_servers.split(","))
-    zk = ", ".join(f'"{s}"' for s in cluster.zk_connect.split(","))
+    # Burrow keeps its own state under root-path: the ensemble without the brokers' chroot
+    # (Burrow refuses a "host:port/chroot" entry).
+    zk = ", ".join(f'"{s}"' for s in cluster.zk_hosts.split(","))
     (directory / "burrow.toml").write_text(
         f"""[general]
 pidfile="{directory}/burrow.pid"
