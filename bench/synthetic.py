@@ -35,6 +35,7 @@ from kafka_watchdog.model.snapshot import (
     frozen_map,
 )
 from kafka_watchdog.model.state import ClusterBoard
+from kafka_watchdog.model.unknown import Blind, Unknowns
 from kafka_watchdog.rules.finding import Finding
 
 
@@ -96,6 +97,8 @@ def populated_watcher(
             frozen_map(group_states),
             frozen_map({tp: (s, e + step * 100) for tp, (s, e) in offsets.items()}),
             now - 20 + step * 10,
+            # The first group's coordinator did not answer the last cycle: its lag is carried.
+            unknown_groups=frozen_map({"group-00000": now - 5} if step == 2 else {}),
         )
     watcher._update(
         offsets=Timed(frozen_map(offsets), now), groups=Timed(frozen_map(group_states), now)
@@ -103,7 +106,23 @@ def populated_watcher(
     counts = {(EventKind.CONTROLLER_CHANGED.value, ""): 2}
     for kind in EventKind:  # one event of every kind on the first topic
         counts[(kind.value, topics[0].name)] = counts.get((kind.value, topics[0].name), 0) + 1
-    watcher.board.publish(dataclasses.replace(watcher.state, event_counts=frozen_map(counts)))
+    # Part of the cluster unseen: one group (its coordinator gone), one partition's offsets
+    # (no leader), the configs stage refused; one Admin API worker aborted.
+    unknown = Unknowns(
+        groups=frozen_map({"group-00000": now - 5}),
+        partitions=frozen_map({(topics[0].name, 0): now - 5}),
+        stages=frozen_map(
+            {"configs": Blind("configs", now - 5, "authorization", "refused", None, False)}
+        ),
+    )
+    watcher.board.publish(
+        dataclasses.replace(
+            watcher.state,
+            event_counts=frozen_map(counts),
+            unknown=unknown,
+            admin_worker_restarts=frozen_map({"abort": 1}),
+        )
+    )
     return watcher
 
 

@@ -229,6 +229,59 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         (OV_CLUSTERS, WD_HEALTH),
         "once the cluster has been seen",
     ),
+    _m(
+        "partial_answers",
+        "counter",
+        STAGE,
+        "Collections that answered for part of the cluster only (some groups or topics "
+        "unanswered: a coordinator gone, an ACL missing); they count as errors too.",
+        "collections",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+    ),
+    _m(
+        "collections_lost",
+        "counter",
+        STAGE,
+        "Collections whose answer was lost because the Admin API worker died (a librdkafka "
+        "abort) or hung while they waited for it.",
+        "collections",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+    ),
+    _m(
+        "unknown_parts",
+        "gauge",
+        (C, "stage"),
+        "Parts of the cluster the stage could not answer for, carried with their last known "
+        "state: consumer groups (groups), partitions' log offsets (offsets: no leader or no "
+        "answer), topics' configs (configs).",
+        "parts",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+    ),
+    _m(
+        "unknown_since_timestamp_seconds",
+        "gauge",
+        (C, "stage"),
+        "Since when the stage has not answered in full: the oldest time one of its parts "
+        "became unknown, or its first failed attempt (Unix time).",
+        "seconds since the epoch",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+        "while the stage lacks an answer for something",
+    ),
+    _m(
+        "admin_worker_restarts",
+        "counter",
+        (C, "cause"),
+        "Admin API worker processes replaced, by why they ended: abort (SIGABRT: a "
+        "librdkafka assertion), killed (another signal), exited, hung.",
+        "restarts",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+        "after the first restart",
+    ),
     # -- cluster, brokers, controller ------------------------------------------------------
     _m(
         "cluster_info",
@@ -499,6 +552,18 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         _S.GROUPS,
         (LG_RISK,),
         WITH_LAG,
+    ),
+    _m(
+        "consumergroup_unknown_since_timestamp_seconds",
+        "gauge",
+        (C, G),
+        "Since when part of the group's lag is not a current answer (its coordinator or a "
+        "partition's leader did not answer, or too few samples yet): the series of the group "
+        "show its last known lag meanwhile (Unix time).",
+        "seconds since the epoch",
+        _S.GROUPS,
+        (LG_RISK,),
+        "while part of the group's lag is unknown",
     ),
     _m(
         "consumergroup_topic_lag",

@@ -44,6 +44,11 @@ def collect(fams: Families, cluster: ClusterState, config: MetricsConfig) -> Non
         "log end history; error within one offsets interval).",
         gtl,
     )
+    unknown_since = fams.gauge(
+        "consumergroup_unknown_since_timestamp_seconds",
+        "Since when part of the group's lag is not a current answer (Unix time).",
+        gl,
+    )
     races = fams.counter(
         "consumergroup_lag_clamped",
         "Times a committed offset was newer than the log end read (a read race): lag "
@@ -70,6 +75,9 @@ def collect(fams: Families, cluster: ClusterState, config: MetricsConfig) -> Non
         )
     for group_id, group_lag in cluster.lag.items():
         status.add_metric([name, group_id, group_lag.status.value], 1)
+        stale = group_lag.stale_since
+        if stale is not None:
+            unknown_since.add_metric([name, group_id], stale)
         group_label = label_set([C, G], [name, group_id])
         races.add_metric([name, group_id], cluster.lag_races.get(group_id, 0))
         for topic, parts in group_lag.by_topic().items():

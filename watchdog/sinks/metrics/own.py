@@ -8,6 +8,7 @@ import confluent_kafka
 
 from kafka_watchdog import __version__
 from kafka_watchdog.model.state import ClusterState
+from kafka_watchdog.model.unknown import PART_STAGES
 from kafka_watchdog.sinks.metrics.families import Families
 
 ZK_STATES = ("CONNECTED", "CONNECTING", "SUSPENDED", "LOST")
@@ -48,6 +49,18 @@ def collect(fams: Families, cluster: ClusterState, now: float) -> None:
         "succeeds. The message is in /api/clusters and the log.",
         [*stage, "reason"],
     )
+    partial = fams.counter(
+        "partial_answers",
+        "Collections that answered for part of the cluster only (some groups or topics "
+        "unanswered: a coordinator gone, an ACL missing); they count as errors too.",
+        stage,
+    )
+    lost = fams.counter(
+        "collections_lost",
+        "Collections whose answer was lost because the Admin API worker died (a librdkafka "
+        "abort) or hung while they waited for it.",
+        stage,
+    )
     for health in cluster.health.sources():
         labels = [name, health.source, health.stage]
         if health.last_success is not None:
@@ -56,8 +69,33 @@ def collect(fams: Families, cluster: ClusterState, now: float) -> None:
             duration.add_metric(labels, health.last_duration)
         attempts.add_metric(labels, health.attempts_total)
         errors.add_metric(labels, health.errors_total)
+        partial.add_metric(labels, health.partial_total)
+        lost.add_metric(labels, health.lost_total)
         if health.last_reason is not None:
             failing.add_metric([*labels, health.last_reason], 1.0)
+    unknown = cluster.unknown
+    parts = fams.gauge(
+        "unknown_parts",
+        "Parts of the cluster the stage could not answer for, carried with their last known state.",
+        [C, "stage"],
+    )
+    since = fams.gauge(
+        "unknown_since_timestamp_seconds",
+        "Since when the stage has not answered in full (Unix time).",
+        [C, "stage"],
+    )
+    for part_stage in PART_STAGES:
+        parts.add_metric([name, part_stage], unknown.parts(part_stage))
+    for blind_stage in sorted({*PART_STAGES, *unknown.stages}):
+        oldest = unknown.oldest(blind_stage)
+        if oldest is not None:
+            since.add_metric([name, blind_stage], oldest)
+    if cluster.admin_worker_restarts:
+        restarts = fams.counter(
+            "admin_worker_restarts", "Admin API worker processes replaced.", [C, "cause"]
+        )
+        for cause, count in sorted(cluster.admin_worker_restarts.items()):
+            restarts.add_metric([name, cause], count)
     current = cluster.zookeeper_state
     if current is not None:
         zk_state = fams.gauge(
