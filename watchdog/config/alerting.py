@@ -122,7 +122,8 @@ class AlertmanagerConfig(StrictModel):
     resend_interval: Duration = Field(
         default=60.0,
         ge=1.0,
-        description="Firing alerts are re-posted this often (Alertmanager expects it).",
+        description="Firing alerts are re-posted this often (Alertmanager expects it); an "
+        "alert that fires or resolves is posted at once.",
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
@@ -15,6 +17,7 @@ from kafka_watchdog.alerting.status import AlertingStatus
 from kafka_watchdog.config.durations import parse_duration, parse_timestamp
 from kafka_watchdog.model.published import Published
 from kafka_watchdog.model.state import ClusterBoard, ClusterState
+from kafka_watchdog.model.unknown import Unknowns
 from kafka_watchdog.sinks.metrics import MetricsRenderer
 
 BOARD = web.AppKey("board", ClusterBoard)
@@ -91,6 +94,9 @@ def cluster_states(published: tuple[ClusterState, ...], now: float) -> list[dict
         }
         if cluster.health.zookeeper is not None:
             state["zookeeper_session"] = cluster.health.zookeeper_state
+        state["unknown"] = unknown_json(cluster.unknown)
+        if cluster.admin_worker_restarts:
+            state["admin_worker_restarts"] = dict(cluster.admin_worker_restarts)
         if snap is not None:
             state.update(
                 cluster_id=snap.cluster_id,
@@ -102,6 +108,40 @@ def cluster_states(published: tuple[ClusterState, ...], now: float) -> list[dict
             )
         states.append(state)
     return states
+
+
+# Names listed per kind of unknown part: enough to act on, bounded for big clusters.
+UNKNOWN_LISTED = 50
+
+
+def unknown_json(unknown: Unknowns) -> dict[str, object]:
+    """What the watchdog could not see: per stage its blind spell, and per kind of part
+    how many, since when (the oldest), and the first names with their own times."""
+
+    def parts(found: Mapping[Any, float], name: Callable[[Any], str]) -> dict[str, object]:
+        ordered = sorted(found.items(), key=lambda kv: (kv[1], name(kv[0])))
+        return {
+            "count": len(found),
+            "since": ordered[0][1] if ordered else None,
+            "first": {name(k): since for k, since in ordered[:UNKNOWN_LISTED]},
+        }
+
+    return {
+        "stages": {
+            stage: {
+                "since": blind.since,
+                "reason": blind.reason,
+                "partial": blind.partial,
+                "parts": blind.parts,
+                "error": blind.detail,
+            }
+            for stage, blind in sorted(unknown.stages.items())
+        },
+        "groups": parts(unknown.groups, str),
+        "group_listing_incomplete_since": unknown.group_listing,
+        "partitions": parts(unknown.partitions, lambda tp: f"{tp[0]}-{tp[1]}"),
+        "topics": parts(unknown.configs, str),
+    }
 
 
 async def readyz(request: web.Request) -> web.Response:
