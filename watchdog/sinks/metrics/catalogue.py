@@ -335,10 +335,21 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         "controller_changes",
         "counter",
         (C,),
-        "Controller changes seen since the watchdog started.",
+        "Controller changes seen since the watchdog started: the controller moved to "
+        "another node (a re-election on the same node counts in controller_elections only).",
         "changes",
         _S.CLUSTER,
         (OV_CONTROLLER, OV_EVENTS),
+    ),
+    _m(
+        "controller_elections",
+        "counter",
+        (C,),
+        "Controller elections seen since the watchdog started: every new controller epoch, "
+        "whether the controller moved or was re-elected on the same node.",
+        "elections",
+        _S.CLUSTER,
+        (OV_CONTROLLER,),
     ),
     _m(
         "topics",
@@ -471,7 +482,8 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         "isr_shrinks",
         "counter",
         (C, T),
-        "ISR shrinks seen (a replica fell out of sync). Per topic.",
+        "ISR shrinks seen: changes in which a replica fell out of sync (an ISR replaced in "
+        "one change, a replica out and another in, counts here and in isr_expands). Per topic.",
         "events",
         _S.CLUSTER,
         (OV_EVENTS, TP_HEALTH),
@@ -480,7 +492,8 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         "isr_expands",
         "counter",
         (C, T),
-        "ISR expansions seen (a replica caught up). Per topic.",
+        "ISR expansions seen: changes in which a replica caught up (an ISR replaced in one "
+        "change counts here and in isr_shrinks). Per topic.",
         "events",
         _S.CLUSTER,
         (OV_EVENTS, TP_HEALTH),

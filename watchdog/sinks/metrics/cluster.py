@@ -6,26 +6,26 @@ from collections import Counter
 
 from kafka_watchdog.config.schema import MetricsConfig
 from kafka_watchdog.model.assessment import HEALTH_FLAGS, Assessment
-from kafka_watchdog.model.events import EventKind
+from kafka_watchdog.model.events import CONTROLLER_ELECTED, ISR_JOINED, ISR_LEFT, EventKind
 from kafka_watchdog.model.snapshot import ClusterSnapshot
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.sinks.metrics.families import Families, label_set
 
 C, T, P = "kafka_cluster", "topic", "partition"
 
-# Event counters per topic: (metric name, event kind, help)
+# Event counters per topic: (metric name, the event kinds it counts, help)
 EVENT_COUNTERS = [
-    ("isr_shrinks", EventKind.ISR_SHRINK, "ISR shrinks seen (a replica fell out of sync)."),
-    ("isr_expands", EventKind.ISR_EXPAND, "ISR expansions seen (a replica caught up)."),
-    ("leader_changes", EventKind.LEADER_CHANGED, "Partition leader changes seen."),
+    ("isr_shrinks", ISR_LEFT, "ISR shrinks seen (a replica fell out of sync)."),
+    ("isr_expands", ISR_JOINED, "ISR expansions seen (a replica caught up)."),
+    ("leader_changes", (EventKind.LEADER_CHANGED,), "Partition leader changes seen."),
     (
         "unclean_leader_elections",
-        EventKind.UNCLEAN_LEADER_ELECTION,
+        (EventKind.UNCLEAN_LEADER_ELECTION,),
         "Unclean leader elections seen: a leader that was not in the ISR; records were lost.",
     ),
     (
         "log_truncations",
-        EventKind.LOG_TRUNCATION,
+        (EventKind.LOG_TRUNCATION,),
         "Log end offsets seen going backwards: records were lost.",
     ),
 ]
@@ -78,6 +78,9 @@ def collect(
     fams.counter(
         "controller_changes", "Controller changes seen since the watchdog started.", [C]
     ).add_metric([name], state.event_count(EventKind.CONTROLLER_CHANGED))
+    fams.counter(
+        "controller_elections", "Controller elections seen since the watchdog started.", [C]
+    ).add_metric([name], sum(state.event_count(k) for k in CONTROLLER_ELECTED))
     fams.gauge("topics", "Topics watched (after the topic filters).", [C]).add_metric(
         [name], len(snap.topics)
     )
@@ -138,10 +141,11 @@ def collect(
             f"{flag}_partitions", f"Partitions in state {flag} across the cluster.", [C]
         ).add_metric([name], totals[flag])
 
-    for metric, kind, doc in EVENT_COUNTERS:
+    for metric, kinds, doc in EVENT_COUNTERS:
         family = fams.counter(metric, doc + " Per topic.", tl)
         for topic_name in snap.topics:
-            family.add_metric([name, topic_name], state.event_count(kind, topic_name))
+            seen = sum(state.event_count(kind, topic_name) for kind in kinds)
+            family.add_metric([name, topic_name], seen)
 
     hazard = fams.gauge(
         "topic_config_hazard",
