@@ -311,3 +311,13 @@ def test_event_alerts_from_before_a_restart(
     alert = Alert(f, State.FIRING, fired_at, fired_at, fired_at=fired_at)
     since = holding(rules, [state(events_since=1_000.0)], now)(alert)
     assert (since is not None) is held, case
+
+
+def test_38_a_carried_controller_is_not_claimed() -> None:
+    # The quorum reports no leader: the snapshot carries the last controller (so that the
+    # change is seen as old -> new), the state says none is known since 9000.
+    carried = state(unknown=Unknowns(controller=9_000.0))
+    (found,) = evaluate({"controller_missing": effective_rules({})["controller_missing"]},
+                        [carried], NOW)[0]  # fmt: skip
+    assert "the last one was 1" in found.summary
+    assert evaluate(effective_rules({}), [state()], NOW)[0] == []

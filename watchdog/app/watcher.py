@@ -98,6 +98,7 @@ class ClusterWatcher:
         self._unknown_partitions: Mapping[tuple[str, int], float] = frozen_map()
         self._unknown_configs: Mapping[str, float] = frozen_map()
         self._listing_incomplete: float | None = None  # since when ListGroups misses brokers
+        self._controller_unknown: float | None = None  # since when no controller is known
         self._rebuild_handle: asyncio.TimerHandle | None = None
         # Offsets and configs are asked for the partitions of the first view: wait for it
         # instead of failing (and warning) at every start.
@@ -410,12 +411,17 @@ class ClusterWatcher:
         ):
             # Between a controller's exit and its successor's election /controller is absent
             # (up to a session timeout when the controller dies). Keep the last known one so
-            # the change is seen as old -> new, not lost as old -> unknown -> new.
+            # the change is seen as old -> new, not lost as old -> unknown -> new; the state
+            # says no controller is known since then (controller_missing, the metrics).
             snapshot = dataclasses.replace(
                 snapshot,
                 controller_id=latest.controller_id,
                 controller_epoch=latest.controller_epoch,
             )
+            if self._controller_unknown is None:
+                self._controller_unknown = snapshot.taken_at
+        else:
+            self._controller_unknown = None
         previous = self.store.put(snapshot)
         self._first_view.set()
         self._assessment = assess(snapshot, self.min_replication_factor)
@@ -512,6 +518,7 @@ class ClusterWatcher:
             configs=self._unknown_configs,
             group_listing=self._listing_incomplete,
             stages=frozen_map(stages),
+            controller=self._controller_unknown,
         )
 
     def _set_stage(self, stage: str, health: SourceHealth) -> None:

@@ -75,6 +75,10 @@ class Unknowns:
     group_listing: float | None = None
     # stage -> its blind spell, for every stage whose latest attempt did not answer in full
     stages: Mapping[str, Blind] = field(default_factory=frozen_map)
+    # Since when no active controller is known (ZooKeeper's /controller is absent, the KRaft
+    # quorum has no leader): the snapshot carries the last known one, so that the change is
+    # seen as old -> new, but the controller is not claimed meanwhile.
+    controller: float | None = None
 
     def _of(self, stage: str) -> Mapping[Any, float]:
         by_stage: dict[str, Mapping[Any, float]] = {
@@ -115,6 +119,7 @@ class Unknowns:
             or self.configs
             or self.group_listing is not None
             or self.stages
+            or self.controller is not None
         )
 
 

@@ -101,7 +101,7 @@ def cluster_states(published: tuple[ClusterState, ...], now: float) -> list[dict
             state.update(
                 cluster_id=snap.cluster_id,
                 brokers=sorted(snap.brokers),
-                controller_id=snap.controller_id,
+                controller_id=snap.controller_id if cluster.unknown.controller is None else None,
                 topics=len(snap.topics),
                 partitions=snap.partition_count,
                 snapshot_age_seconds=round(now - snap.taken_at, 3),
@@ -141,6 +141,7 @@ def unknown_json(unknown: Unknowns) -> dict[str, object]:
         "group_listing_incomplete_since": unknown.group_listing,
         "partitions": parts(unknown.partitions, lambda tp: f"{tp[0]}-{tp[1]}"),
         "topics": parts(unknown.configs, str),
+        "controller_since": unknown.controller,
     }
 
 

@@ -63,7 +63,7 @@ def collect(
     )
     for broker in sorted(state.known_brokers | snap.brokers.keys()):
         broker_up.add_metric([name, str(broker)], 1.0 if broker in snap.brokers else 0.0)
-    if snap.controller_id is not None:
+    if snap.controller_id is not None and state.unknown.controller is None:
         fams.gauge(
             "controller_id",
             "Broker (or KRaft controller) id of the active controller; absent when unknown.",
