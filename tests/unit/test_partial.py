@@ -321,3 +321,15 @@ def test_38_a_carried_controller_is_not_claimed() -> None:
                         [carried], NOW)[0]  # fmt: skip
     assert "the last one was 1" in found.summary
     assert evaluate(effective_rules({}), [state()], NOW)[0] == []
+
+
+def test_39_an_alert_on_a_topic_whose_configs_are_unknown_holds() -> None:
+    # Right after a restart DescribeConfigs has not answered: min.insync.replicas is not
+    # known, so under_min_isr cannot be judged; its alert holds instead of resolving.
+    rules = effective_rules({})
+    f = Finding("under_min_isr", "critical",
+                {"kafka_cluster": "prod", "topic": "t", "partition": "0"}, "below")  # fmt: skip
+    alert = Alert(f, State.FIRING, 1.0, 1.0, fired_at=1.0)
+    blind = state(unknown=Unknowns(configs=frozen_map({"t": 9_000.0})))
+    assert holding(rules, [blind], NOW)(alert) == 9_000.0
+    assert holding(rules, [state()], NOW)(alert) is None

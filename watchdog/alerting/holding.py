@@ -6,8 +6,10 @@ no finding is made at all, and the evaluation (alerting/evaluation.py) marks eve
 read from a stale view. An alert without a finding is held, not resolved, when:
 
 - it names a consumer group that is unknown (its coordinator did not answer), or that is
-  missing from an incomplete listing (a broker did not answer ListGroups: right after a
-  restart the watchdog does not even know the group's name);
+  missing from an incomplete listing (a broker did not answer ListGroups; or, right after a
+  start, no listing has answered yet);
+- it judges a topic's configs (under_min_isr, risky_topic_config) and they are unknown
+  (DescribeConfigs failed for the topic, or has not answered since the start);
 - it is an event alert (a rule with `keep_firing_for`: unclean elections, truncations,
   event rates) that fired before this process began remembering events (a restart): the
   event that fired it cannot be seen again, and its condition lasts at least until
@@ -23,6 +25,9 @@ from collections.abc import Callable, Iterable, Mapping
 from kafka_watchdog.alerting.incidents import Alert
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.rules.spec import Settings
+
+# Rules that judge a topic's effective configs (min.insync.replicas, unclean election).
+CONFIG_RULES = frozenset({"under_min_isr", "risky_topic_config"})
 
 
 def holding(
@@ -41,6 +46,11 @@ def holding(
         if group is not None:
             answered = state.snapshot.groups if state.snapshot is not None else {}
             since = state.unknown.group_held(group, answered)
+            if since is not None:
+                return since
+        topic = labels.get("topic")
+        if topic is not None and alert.finding.rule in CONFIG_RULES:
+            since = state.unknown.configs.get(topic)
             if since is not None:
                 return since
         rule = rules.get(alert.finding.rule)

@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from kafka_watchdog.app.supervisor import Supervisor
 from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig
@@ -97,7 +97,9 @@ class ClusterWatcher:
         self._unknown_groups: Mapping[str, float] = frozen_map()
         self._unknown_partitions: Mapping[tuple[str, int], float] = frozen_map()
         self._unknown_configs: Mapping[str, float] = frozen_map()
-        self._listing_incomplete: float | None = None  # since when ListGroups misses brokers
+        # Since when the group listing is incomplete (ListGroups missed a broker): from the
+        # start until the first complete answer, since no group is known before it.
+        self._listing_incomplete: float | None = time.time()
         self._controller_unknown: float | None = None  # since when no controller is known
         self._rebuild_handle: asyncio.TimerHandle | None = None
         # Offsets and configs are asked for the partitions of the first view: wait for it
@@ -109,6 +111,8 @@ class ClusterWatcher:
         self._published_counts: Mapping[tuple[str, str], int] = frozen_map()
         self._published_brokers: frozenset[int] = frozenset()
         self.board = board if board is not None else ClusterBoard()
+        # The groups open alerts name (set by the daemon when alerting runs).
+        self.alerted_groups: Callable[[], Iterable[str]] = tuple
         # Events are remembered from here on: an event alert that fired before (a restart)
         # cannot be re-derived, and is held rather than resolved (rules/holding.py).
         self._started_at = time.time()
@@ -259,9 +263,11 @@ class ClusterWatcher:
         answered: Mapping[str, GroupState] = frozen_map()
         unknown: Mapping[str, str] = {}
         incomplete = False
+        # The groups known so far, and those open alerts name (known to the previous run,
+        # not yet to this one), are asked for by name when the listing misses them.
+        known = sorted(set(last) | set(self.alerted_groups()))
         try:
-            # The groups known so far are asked for by name when the listing misses them.
-            answered = await self.admin.groups(known=sorted(last))
+            answered = await self.admin.groups(known=known)
         except PartialAnswer as exc:  # some groups unanswered: the rest is still news
             answered, unknown, incomplete = exc.value, exc.unknown, exc.incomplete
             self._record_failure("groups", started, str(exc), exc.reason, partial=True)
@@ -271,9 +277,9 @@ class ClusterWatcher:
         else:
             self._succeeded("groups", started)
         groups = carry(last, answered, unknown)
-        self._unknown_groups = unknown_since(
-            self._unknown_groups, [g for g in unknown if g in groups], started
-        )
+        # Unknown even when nothing is known to carry (a group an alert names, after a
+        # restart): its alerts hold.
+        self._unknown_groups = unknown_since(self._unknown_groups, unknown, started)
         if not incomplete:
             self._listing_incomplete = None
         elif self._listing_incomplete is None:
@@ -512,10 +518,14 @@ class ClusterWatcher:
             for h in self.health.sources()
             if h.consecutive_failures
         }
+        configs = self._unknown_configs
+        if self.view.configs is None and self.store.latest is not None:
+            # Not asked yet (just started): every topic's configs are unknown.
+            configs = frozen_map(dict.fromkeys(self.store.latest.topics, self._started_at))
         return Unknowns(
             groups=self._unknown_groups,
             partitions=self._unknown_partitions,
-            configs=self._unknown_configs,
+            configs=configs,
             group_listing=self._listing_incomplete,
             stages=frozen_map(stages),
             controller=self._controller_unknown,
