@@ -450,10 +450,17 @@ class AdminSource:
                 unknown[group_id] = _part_reason(result)
                 log.debug("OffsetFetch %s: %s", group_id, result)
                 continue
+            failed = [tp.error for tp in result.topic_partitions if tp.error is not None]
+            if failed:
+                # A partition-level error (the coordinator loading, moving): no answer for
+                # this group, not "no commit" for those partitions.
+                unknown[group_id] = _part_reason(failed[0])
+                log.debug("OffsetFetch %s: %s", group_id, failed[0])
+                continue
             out[group_id] = {
                 (tp.topic, tp.partition): tp.offset
                 for tp in result.topic_partitions
-                if tp.offset >= 0 and tp.error is None
+                if tp.offset >= 0  # -1: this partition has no committed offset
             }
         return out
 
