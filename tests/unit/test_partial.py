@@ -117,8 +117,8 @@ def test_09_a_deleted_group_and_a_gone_topic_are_real_answers() -> None:
     # The group is gone from a complete answer: its lag and history go.
     assert tracker.observe({}, {TP: (0, 700)}, 60.0) == {}
     result = tracker.observe({"g": stopped(100)}, {TP: (0, 800)}, 70.0)
-    assert result["g"].status is LagStatus.UNKNOWN  # a new history
-    assert result["g"].partitions[0].unknown_since == 70.0
+    assert result["g"].status is LagStatus.UNKNOWN  # a new history: too few samples yet
+    assert result["g"].partitions[0].unknown_since is None  # but its values are current
 
 
 @pytest.mark.parametrize(
@@ -193,8 +193,10 @@ RULE_CASES = [
      "consumer_stalled", "real"),
     ("18 STOP carried (coordinator gone): held", group(part(200_000, LagStatus.STOP),
      since=50.0), "consumer_stalled", 50.0),
-    ("19 too few samples after a start: held, not absent",
-     group(part(200_000, LagStatus.UNKNOWN, since=40.0)), "consumer_stalled", 40.0),
+    ("19 too few samples after a start: held since the start, not absent",
+     group(part(200_000, LagStatus.UNKNOWN)), "consumer_stalled", 1_000.0),
+    ("19b a log end never read: held since then",
+     group(part(None, LagStatus.UNKNOWN, since=40.0)), "consumer_stalled", 40.0),
     ("20 OK read this cycle: nothing", group(part(0, LagStatus.OK)), "consumer_stalled", None),
     ("21 lag over the threshold, read: real", group(part(200_000, LagStatus.STOP)),
      "consumer_lag", "real"),
@@ -208,6 +210,9 @@ RULE_CASES = [
      "consumer_lag_seconds", "real"),
     ("26 a lower bound under the threshold (after a start): held",
      group(part(200_000, LagStatus.STOP, seconds=5.0, at_least=True)),
+     "consumer_lag_seconds", 1_000.0),
+    ("26b ... with too few samples for a status yet: still held",
+     group(part(200_000, LagStatus.UNKNOWN, seconds=5.0, at_least=True)),
      "consumer_lag_seconds", 1_000.0),
     ("27 a lower bound over the threshold proves it: real",
      group(part(200_000, LagStatus.STOP, seconds=700.0, at_least=True)),

@@ -139,8 +139,7 @@ class LagTracker:
                         lag,
                         seconds,
                         status,
-                        # Too few samples to judge: unknown since the first one.
-                        samples[0].at if status is LagStatus.UNKNOWN else None,
+                        None,  # read this cycle (a status may still be UNKNOWN: few samples)
                         lag_seconds_at_least(points, committed),
                     )
                 )

@@ -43,8 +43,9 @@ class PartitionLag:
     lag_seconds: float | None
     status: LagStatus
     # Set while this partition's lag is not a current answer: its log end could not be
-    # read (no leader, ListOffsets failed), so the values above are the last known ones;
-    # or its status is UNKNOWN (too few samples yet). The time it became so.
+    # read (no leader, ListOffsets failed), so the values above are the last known ones
+    # (or None, never read). The time it became so. (A status UNKNOWN with current values
+    # only means too few samples yet.)
     unknown_since: float | None = None
     # lag_seconds is only a lower bound: the log end history does not reach back to the
     # committed offset (right after a start, or on a partition nobody writes to).

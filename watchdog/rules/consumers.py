@@ -60,7 +60,7 @@ def lag_seconds(rule: Settings, state: ClusterState, now: float) -> Iterator[Fin
             since = lag.unknown_since or _unknown(parts)
             # A lower bound below the threshold says nothing (right after a start, the
             # history does not reach back to the committed offset yet).
-            bounded = any(p.lag_seconds_at_least and p.unknown_since is None for p in parts)
+            bounded = any(p.lag_seconds_at_least for p in parts)
             if lag.unknown_since is None and known > threshold:
                 since = None  # read this cycle (a lower bound above it proves it too)
             elif since is not None and (worst > threshold or any(p.lag is None for p in parts)):
@@ -102,12 +102,13 @@ def stalled(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding
                 unknown_since=None if real else since,
                 group=group_id,
             )
-        elif since is not None and any(p.status is LagStatus.UNKNOWN for p in lag.partitions):
+        elif any(p.status is LagStatus.UNKNOWN for p in lag.partitions):
+            # Too few samples to judge (right after a start), or a log end never read.
             yield rule.finding(
                 state,
                 f"group {group_id}'s lag status is unknown ({behind} messages behind)",
                 behind,
-                unknown_since=since,
+                unknown_since=since if since is not None else state.events_since,
                 group=group_id,
             )
 
