@@ -9,15 +9,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from kafka_watchdog.rules import cluster, consumers, data_loss, partitions, rates, sight, topics
+from kafka_watchdog.rules import (
+    cluster,
+    consumers,
+    data_loss,
+    disks,
+    foresight,
+    partitions,
+    rates,
+    sight,
+    topics,
+)
 from kafka_watchdog.rules.spec import RuleSpec
 
 RULES: tuple[RuleSpec, ...] = (
     *partitions.RULES,
     *data_loss.RULES,
     *cluster.RULES,
+    *disks.RULES,
     *rates.RULES,
     *consumers.RULES,
+    *foresight.RULES,
     *topics.RULES,
     *sight.RULES,
 )

@@ -1,0 +1,254 @@
+"""Lag foresight: when a group catches up, and how long before retention deletes what it has
+not read. Pure functions, time passed in; `ForesightTracker` adds the one history they need
+(how fast each log start moves).
+
+Time to catch up (per group-partition) = lag / (consumed - produced) per second, both rates
+from the two ends of the lag window's samples (committed offsets and log ends read on the
+offsets schedule). 0 when the partition is caught up: no lag, or its oldest unread record is
+younger than `caught_up_within` (a consumer that keeps pace always carries the records
+produced since its last commit); +Inf when the lag does not shrink. Per topic the slowest
+partition counts: the group is done with the topic when every partition is. Error: the
+committed offset trails the consumer's real position by up to one commit interval, so the
+consumption rate is off by at most consumed x commit interval / window span (production is
+read exactly, from the high watermark); beyond that it is a forecast at constant rates.
+
+Retention risk (per lagging partition) = seconds until the first unread record (the one at
+the committed offset) is deleted, the smallest of three bounds:
+- time (retention.ms): that record was written `lag_seconds` ago and its segment cannot be
+  deleted before its newest record is retention.ms old, so it has at least
+  retention.ms - lag_seconds, stretched by 1 / (1 - consumed/produced) while the group
+  consumes (it moves to younger records). A lower bound: deletion waits for the segment to
+  roll (segment.ms / segment.bytes) and for the broker's retention check
+  (log.retention.check.interval.ms); lag_seconds may be short by one offsets interval.
+- size (retention.bytes, per partition): the log keeps about retention.bytes, so the record
+  goes once the records after it fill that; records per byte from the partition's size on
+  disk (DescribeLogDirs) over its offsets. Off by one segment (deletion is per segment).
+- log start: how fast the log start offset actually moves (any cause: retention, deletion
+  by DeleteRecords), (committed - log start) / (start rate - consumed). Off by one segment:
+  the log start moves in segment steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+
+from kafka_watchdog.detection.lag import Sample
+from kafka_watchdog.model.foresight import (
+    NEVER,
+    GroupForesight,
+    PartitionForesight,
+    Rates,
+    TopicForesight,
+    soonest,
+    worst_catchup,
+)
+from kafka_watchdog.model.lag import GroupLag
+from kafka_watchdog.model.parts import LogOffsets
+from kafka_watchdog.model.snapshot import TopicConfig, frozen_map
+
+TP = tuple[str, int]
+
+
+def rates(samples: Sequence[Sample], now: float, window: float) -> Rates | None:
+    """Consumed and produced records per second between the oldest and the newest sample
+    inside the window; None with fewer than two, or when the offsets went back (a rewind,
+    a recreated topic: the difference says nothing about a rate)."""
+    if len(samples) < 2:
+        return None
+    last = samples[-1]
+    first = next(s for s in samples if now - s.at <= window or s is last)
+    span = last.at - first.at
+    if span <= 0 or last.committed < first.committed:
+        return None
+    produced = (last.committed + last.lag) - (first.committed + first.lag)
+    if produced < 0:
+        return None
+    return Rates((last.committed - first.committed) / span, produced / span, span)
+
+
+def catchup_seconds(
+    lag: int | None, lag_seconds: float | None, rate: Rates | None, caught_up_within: float
+) -> float | None:
+    if lag is None:
+        return None
+    if lag <= 0 or (lag_seconds is not None and lag_seconds <= caught_up_within):
+        return 0.0
+    if rate is None:
+        return None
+    if rate.net <= 0:
+        return NEVER
+    return lag / rate.net
+
+
+def retention_seconds(
+    *,
+    committed: int,
+    log_start: int | None,
+    log_end: int | None,
+    lag_seconds: float | None,
+    rate: Rates | None,
+    config: TopicConfig,
+    partition_bytes: int | None = None,
+    start_rate: float | None = None,
+) -> tuple[float | None, str]:
+    """(seconds, basis): see the module's docstring. (0, "lost") when the committed offset
+    is already below the log start; (+Inf, "") when nothing unread is at risk (no lag, a
+    compacted topic, no retention limit, or a group that consumes faster than it ages)."""
+    if log_start is not None and committed < log_start:
+        return 0.0, "lost"
+    if log_end is None:
+        return None, ""
+    if committed >= log_end:
+        return NEVER, ""
+    if config.cleanup_policy is not None and "delete" not in config.cleanup_policy:
+        return NEVER, ""  # compact only: retention never deletes
+    # Without rates the group may as well have stopped: assume it consumes nothing.
+    consumed = rate.consumed if rate is not None else 0.0
+    produced = rate.produced if rate is not None else None
+    bounds: list[tuple[float, str]] = []
+    retention_ms = config.retention_ms
+    if retention_ms is not None and retention_ms >= 0 and lag_seconds is not None:
+        left = retention_ms / 1000.0 - lag_seconds
+        # How fast the unread record ages, in seconds per second: 1 for a stopped group.
+        stopped = 0.0 if consumed > 0 else 1.0  # nothing produced: consuming at all catches up
+        aging = 1.0 - consumed / produced if produced else stopped
+        if left <= 0:
+            bounds.append((0.0, "time"))
+        elif aging > 0:
+            bounds.append((left / aging, "time"))
+    retention_bytes = config.retention_bytes
+    if (
+        retention_bytes is not None
+        and retention_bytes >= 0
+        and partition_bytes
+        and log_start is not None
+        and log_end > log_start
+    ):
+        capacity = retention_bytes / (partition_bytes / (log_end - log_start))  # records
+        unread = log_end - committed
+        growing = (produced or 0.0) - consumed
+        if unread >= capacity:
+            bounds.append((0.0, "size"))
+        elif growing > 0:
+            bounds.append(((capacity - unread) / growing, "size"))
+    if start_rate is not None and log_start is not None:
+        closing = start_rate - consumed
+        if closing > 0:
+            bounds.append(((committed - log_start) / closing, "log start"))
+    if not bounds:
+        if retention_ms is None and retention_bytes is None:
+            return None, ""  # the topic's configs are not known (yet)
+        if retention_ms is not None and retention_ms >= 0 and lag_seconds is None:
+            return None, ""  # the time bound needs the record's age
+        return NEVER, ""
+    return min(bounds)
+
+
+class StartHistory:
+    """(log start offset, first time seen) points of one partition, a point only when the
+    log start moved: enough to say how fast it moves."""
+
+    __slots__ = ("points",)
+
+    def __init__(self, max_points: int = 8) -> None:
+        self.points: deque[tuple[int, float]] = deque(maxlen=max_points)
+
+    def record(self, start: int, at: float) -> None:
+        if self.points and start == self.points[-1][0]:
+            return
+        if self.points and start < self.points[-1][0]:
+            self.points.clear()  # recreated or truncated: another log
+        self.points.append((start, at))
+
+    def rate(self, now: float) -> float | None:
+        """Records per second the log start moved since the oldest point; None before it
+        moved at all (nothing says how fast it will)."""
+        if len(self.points) < 2:
+            return None
+        (first, since), (last, _) = self.points[0], self.points[-1]
+        return (last - first) / (now - since) if now > since else None
+
+
+class ForesightTracker:
+    """Per cluster: the log start histories, and the foresight of each cycle."""
+
+    def __init__(self, window: float, caught_up_within: float) -> None:
+        self.window = window
+        self.caught_up_within = caught_up_within
+        self._starts: dict[TP, StartHistory] = {}
+
+    def observe(
+        self,
+        lag: Mapping[str, GroupLag],
+        samples: Callable[[str, TP], Sequence[Sample]],
+        offsets: LogOffsets,
+        configs: Mapping[str, TopicConfig],
+        sizes: Mapping[TP, int],
+        at: float,
+    ) -> Mapping[str, GroupForesight]:
+        """One offsets cycle: `samples(group, tp)` are the lag tracker's samples, `sizes`
+        each partition's bytes on disk (its largest replica), when known."""
+        consumed = {(p.topic, p.partition) for g in lag.values() for p in g.partitions}
+        for tp in consumed:
+            start = offsets.get(tp, (None, None))[0]
+            if start is None:
+                continue
+            history = self._starts.get(tp)
+            if history is None:
+                history = self._starts[tp] = StartHistory()
+            history.record(start, at)
+        for tp in self._starts.keys() - consumed:
+            del self._starts[tp]
+        out: dict[str, GroupForesight] = {}
+        for group_id, group in lag.items():
+            parts = []
+            for p in group.partitions:
+                tp = (p.topic, p.partition)
+                rate = rates(samples(group_id, tp), at, self.window)
+                start = offsets.get(tp, (None, None))[0]
+                history = self._starts.get(tp)
+                seconds, basis = retention_seconds(
+                    committed=p.committed,
+                    log_start=start,
+                    log_end=p.log_end,
+                    lag_seconds=p.lag_seconds,
+                    rate=rate,
+                    config=configs.get(p.topic, TopicConfig()),
+                    partition_bytes=sizes.get(tp),
+                    start_rate=history.rate(at) if history is not None else None,
+                )
+                parts.append(
+                    PartitionForesight(
+                        p.topic,
+                        p.partition,
+                        rate,
+                        catchup_seconds(p.lag, p.lag_seconds, rate, self.caught_up_within),
+                        seconds,
+                        basis,
+                        below_log_start=basis == "lost",
+                    )
+                )
+            out[group_id] = GroupForesight(group_id, by_topic(parts), tuple(parts))
+        return frozen_map(out)
+
+
+def by_topic(parts: Sequence[PartitionForesight]) -> Mapping[str, TopicForesight]:
+    topics: dict[str, list[PartitionForesight]] = {}
+    for p in parts:
+        topics.setdefault(p.topic, []).append(p)
+    out = {}
+    for topic, ps in topics.items():
+        known = [p for p in ps if p.retention_seconds is not None]
+        first = min(known, key=lambda p: p.retention_seconds or 0.0) if known else None
+        catchup = worst_catchup(p.catchup_seconds for p in ps)
+        if any(p.catchup_seconds is None for p in ps) and catchup is not None and catchup == 0:
+            catchup = None  # some partitions unknown, the known ones done: not known yet
+        out[topic] = TopicForesight(
+            topic,
+            catchup,
+            soonest(p.retention_seconds for p in ps),
+            first.partition if first is not None and first.retention_seconds != math.inf else None,
+        )
+    return frozen_map(out)
