@@ -76,6 +76,8 @@ def test_rates(
         ("06 falls behind: never", 1_000, 600.0, Rates(5, 10, 60), INF),
         ("07 nobody consumes, nothing produced: never", 1_000, 600.0, Rates(0, 0, 60), INF),
         ("08 exactly at pace with a backlog: never", 1_000, 600.0, Rates(10, 10, 60), INF),
+        ("09 stopped with a young backlog: never, not caught up", 50, 5.0, Rates(0, 10, 60),
+         INF),
     ],
 )  # fmt: skip
 def test_catchup(

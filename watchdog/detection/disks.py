@@ -43,16 +43,16 @@ def merge(known: Disks, answers: Mapping[int, Answer], at: float) -> Disks:
             if new.error is not None and old is not None:
                 # Offline: listed without replicas; keep the ones it had (they lost a copy).
                 kept = old.replicas if old.replicas else new.replicas
-                since = old.since if old.error == new.error and old.since else at
+                since = old.since if old.error is not None and old.since else at
                 new = replace(new, replicas=kept, since=since)
             else:
-                since = old.since if old is not None and old.error == new.error else at
+                since = old.since if old is not None and old.online else at
                 new = replace(new, since=since)
             dirs[path] = new
         if before is not None:
             for path, old in before.dirs.items():
                 if path not in dirs:
-                    since = old.since if old.error == MISSING and old.since else at
+                    since = old.since if old.error is not None and old.since else at
                     dirs[path] = replace(old, error=MISSING, since=since, usable_bytes=None)
         out[broker] = BrokerDisks(broker, frozen_map(dirs), at)
     return frozen_map(out)
@@ -67,8 +67,8 @@ def events(cluster: str, before: Disks, after: Disks, at: float) -> list[Event]:
         for path, new in sorted(disks.dirs.items()):
             old = old_disks.dirs.get(path) if old_disks is not None else None
             old_error = old.error if old is not None else None
-            if old_error == new.error:
-                continue
+            if (old_error is None) == (new.error is None):
+                continue  # still online, or still offline (the broker's wording may change)
             partitions = tuple(sorted(new.replicas))
             shown = ", ".join(f"{t}-{p}" for t, p in partitions[:10])
             more = f" and {len(partitions) - 10} more" if len(partitions) > 10 else ""

@@ -5,8 +5,9 @@ not read. Pure functions, time passed in; `ForesightTracker` adds the one histor
 Time to catch up (per group-partition) = lag / (consumed - produced) per second, both rates
 from the two ends of the lag window's samples (committed offsets and log ends read on the
 offsets schedule). 0 when the partition is caught up: no lag, or its oldest unread record is
-younger than `caught_up_within` (a consumer that keeps pace always carries the records
-produced since its last commit); +Inf when the lag does not shrink. Per topic the slowest
+younger than `caught_up_within` while the group consumes (a consumer that keeps pace always
+carries the records produced since its last commit); +Inf when the lag does not shrink, and
+at once when nothing was consumed over the window. Per topic the slowest
 partition counts: the group is done with the topic when every partition is. Error: the
 committed offset trails the consumer's real position by up to one commit interval, so the
 consumption rate is off by at most consumed x commit interval / window span (production is
@@ -73,7 +74,11 @@ def catchup_seconds(
 ) -> float | None:
     if lag is None:
         return None
-    if lag <= 0 or (lag_seconds is not None and lag_seconds <= caught_up_within):
+    if lag <= 0:
+        return 0.0
+    if rate is not None and rate.consumed <= 0:
+        return NEVER  # nobody consumes: however young the backlog, it stays
+    if lag_seconds is not None and lag_seconds <= caught_up_within:
         return 0.0
     if rate is None:
         return None

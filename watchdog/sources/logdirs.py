@@ -22,7 +22,15 @@ from kafka_watchdog.sources.quorum import CLOSE_GRACE, Worker, kafka_python_conf
 log = logging.getLogger(__name__)
 
 # Kafka's error codes a log dir may carry (the rest are named by number).
-_ERRORS = {0: None, 56: "KAFKA_STORAGE_ERROR", 29: "CLUSTER_AUTHORIZATION_FAILED"}
+# A dir whose mount point vanished is answered UNKNOWN_SERVER_ERROR by Kafka 4 (it fails to
+# read the volume's size before it checks the dir), a failed but present one
+# KAFKA_STORAGE_ERROR: both are offline.
+_ERRORS = {
+    0: None,
+    -1: "UNKNOWN_SERVER_ERROR",
+    56: "KAFKA_STORAGE_ERROR",
+    29: "CLUSTER_AUTHORIZATION_FAILED",
+}
 
 
 def parse_broker(broker: int, log_dirs: Iterable[Mapping[str, Any]], at: float) -> BrokerDisks:
