@@ -112,9 +112,7 @@ class KafkaNode(Node):
 
     def use_log_dirs(self, count: int) -> None:
         """`count` log dirs instead of one (call before `prepare`)."""
-        self.config["log.dirs"] = ",".join(
-            str(self.directory / f"data-{i}") for i in range(count)
-        )
+        self.config["log.dirs"] = ",".join(str(self.directory / f"data-{i}") for i in range(count))
 
     @property
     def properties_path(self) -> Path:

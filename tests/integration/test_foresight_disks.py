@@ -144,9 +144,7 @@ async def test_retention_risk_fires_before_the_loss_and_the_loss_is_an_event(
             await until(lambda: catchup(keen) is not None, "the keen group's time to catch up")
             assert catchup(keen) != math.inf
 
-            lost = await wait_event(
-                watcher, EventKind.OFFSET_BELOW_LOG_START, topic, 0, within=120
-            )
+            lost = await wait_event(watcher, EventKind.OFFSET_BELOW_LOG_START, topic, 0, within=120)
             assert lost.group == stopped and isinstance(lost.change, CommitBelowStart)
             assert lost.change.before == 10
             assert await in_thread(earliest, cluster, topic) >= lost.change.after > 10
@@ -220,9 +218,7 @@ async def test_a_failed_log_dir_is_named_with_the_partitions_that_lost_a_replica
         return watcher.state.log_dirs[2].dirs[doomed].error
 
     await until(lambda: state() == "KAFKA_STORAGE_ERROR", "KAFKA_STORAGE_ERROR in the view", 30)
-    assert [
-        e for e in watcher.events if e.kind is EventKind.LOG_DIR_ONLINE and e.broker == 2
-    ] == []
+    assert [e for e in watcher.events if e.kind is EventKind.LOG_DIR_ONLINE and e.broker == 2] == []
 
     (alert,) = findings(watcher, "log_dir_offline")
     assert alert.labels == {"kafka_cluster": "jbod", "broker": "2", "log_dir": doomed}
