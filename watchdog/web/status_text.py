@@ -121,7 +121,7 @@ def cluster(c: dict[str, Any], console: Console) -> None:
             )
             if g["records_skipped"]:
                 risk = Text.assemble(word("LOST", "bad"), f" {g['records_skipped']} records")
-            elif isinstance(g["retention_seconds"], int | float):
+            elif g["retention_at_risk"]:
                 risk = Text.assemble(
                     word("AT RISK", "bad"),
                     f" {duration(g['retention_seconds'])} ",

@@ -20,6 +20,7 @@ from kafka_watchdog.alerting.status import AlertingStatus
 from kafka_watchdog.model.events import EventKind
 from kafka_watchdog.model.lag import LagStatus
 from kafka_watchdog.model.state import ClusterState
+from kafka_watchdog.rules.registry import BY_NAME
 
 # How much of each list the view carries (the JSON API may ask for more groups).
 PARTITIONS_SHOWN = 100
@@ -33,6 +34,9 @@ LOSS_EVENTS = (
     EventKind.LOG_DIR_OFFLINE,
 )
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+# Unread records retention deletes sooner than this are AT RISK on the page (the
+# retention_risk rule's default threshold; the alert itself follows the config).
+RETENTION_AT_RISK = BY_NAME["retention_risk"].threshold or 3600.0
 
 
 def seconds(value: float | None) -> float | str | None:
@@ -263,11 +267,10 @@ def events(state: ClusterState) -> list[dict[str, Any]]:
 
 def _risk_key(g: dict[str, Any]) -> tuple[Any, ...]:
     retention = g["retention_seconds"]
-    soon = isinstance(retention, int | float)
     return (
         0 if g["records_skipped"] else 1,
-        0 if soon else 1,
-        retention if soon else 0,
+        0 if g["retention_at_risk"] else 1,
+        retention if g["retention_at_risk"] else 0,
         -LagStatus(g["status"]).severity,
         0 if g["catchup_seconds"] == "never" else 1,
         -(g["lag_seconds"] or 0),
@@ -307,6 +310,7 @@ def groups(state: ClusterState, shown: int) -> list[dict[str, Any]]:
                 "retention_partition": f"{soonest.topic}-{soonest.partition}"
                 if soonest is not None and retention is not None and not math.isinf(retention)
                 else None,
+                "retention_at_risk": retention is not None and retention <= RETENTION_AT_RISK,
                 "records_skipped": skipped.get(group_id, 0),
                 "history": points,
             }

@@ -766,7 +766,7 @@ FORESIGHT_METRICS: tuple[Metric, ...] = (
         GT,
         "Time until the group has no lag on the topic at its current rates (lag / (consumed "
         "- produced), the slowest partition): 0 caught up, +Inf never (the lag does not "
-        "shrink). Error: docs/metrics.md, lag foresight.",
+        "shrink). Error bounds: docs/foresight.md.",
         "seconds",
         _S.GROUPS,
         (),
