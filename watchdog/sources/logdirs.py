@@ -103,6 +103,14 @@ class LogDirsSource:
                 out[broker] = f"broker {broker} did not answer DescribeLogDirs: {exc!r}"
                 continue
             for entry in answer:
+                if not entry["log_dirs"]:
+                    # A broker always has a log dir: an empty answer is a refusal (kafka-python
+                    # drops the top-level error code), never "every dir is gone".
+                    out[int(entry["broker"])] = (
+                        f"broker {entry['broker']} listed no log dirs: the principal lacks the "
+                        "Describe ACL on the cluster, which DescribeLogDirs needs"
+                    )
+                    continue
                 out[int(entry["broker"])] = parse_broker(
                     int(entry["broker"]), entry["log_dirs"], at
                 )
