@@ -380,7 +380,7 @@ def _check_unguarded(args: argparse.Namespace) -> int:
         return 3
     collected = _collect(args.config, args.cluster, args.watch, args.timeout)
     if collected is None:
-        print("KAFKA-WATCHDOG UNKNOWN - the config could not be used (see above)")
+        print("KAFKA-WATCHDOG UNKNOWN - the config could not be used (its problems are on stderr)")
         return 3
     config, states = collected
     rules = effective_rules(config.alerting.rules)
