@@ -87,6 +87,7 @@ OV_CONTROLLER = row(OVERVIEW, "Controller")
 OV_PARTITIONS = row(OVERVIEW, "Partitions")
 OV_AT_RISK = row(OVERVIEW, "Partitions at risk")
 OV_EVENTS = row(OVERVIEW, "Recent events")
+OV_DISKS = row(OVERVIEW, "Broker disks")
 TP_HEALTH = row(TOPICS, "Topic health")
 TP_HAZARDS = row(TOPICS, "Config hazards")
 TP_LEADERS = row(TOPICS, "Leader balance")
@@ -769,7 +770,7 @@ FORESIGHT_METRICS: tuple[Metric, ...] = (
         "shrink). Error bounds: docs/foresight.md.",
         "seconds",
         _S.GROUPS,
-        (),
+        (LG_RISK,),
         WITH_FORESIGHT,
     ),
     _m(
@@ -780,7 +781,7 @@ FORESIGHT_METRICS: tuple[Metric, ...] = (
         "(its soonest partition; a lower bound): 0 due now, +Inf nothing unread at risk.",
         "seconds",
         _S.GROUPS,
-        (),
+        (LG_RISK,),
         WITH_LAG + " on topics whose configs were read",
     ),
     _m(
@@ -791,7 +792,7 @@ FORESIGHT_METRICS: tuple[Metric, ...] = (
         "partition (a lower bound): 0 due now, +Inf nothing unread at risk.",
         "seconds",
         _S.GROUPS,
-        (),
+        (LG_PARTITIONS,),
         WITH_LAG + "; " + PER_PARTITION,
     ),
     _m(
@@ -802,7 +803,7 @@ FORESIGHT_METRICS: tuple[Metric, ...] = (
         "below the log start).",
         "records",
         _S.GROUPS,
-        (),
+        (LG_RISK,),
         "after the log start passed a group's committed offset",
     ),
     _m(
@@ -813,7 +814,7 @@ FORESIGHT_METRICS: tuple[Metric, ...] = (
         "or no longer listed by the broker.",
         "",
         _S.CLUSTER,
-        (),
+        (OV_DISKS,),
         WITH_LOG_DIRS,
     ),
     _m(
@@ -823,7 +824,7 @@ FORESIGHT_METRICS: tuple[Metric, ...] = (
         "Bytes of the replicas on the log dir (the last known size for an offline dir).",
         "bytes",
         _S.CLUSTER,
-        (),
+        (OV_DISKS,),
         WITH_LOG_DIRS,
     ),
     _m(
@@ -833,7 +834,7 @@ FORESIGHT_METRICS: tuple[Metric, ...] = (
         "Replicas on the log dir (for an offline dir, the ones it had when last online).",
         "replicas",
         _S.CLUSTER,
-        (),
+        (OV_DISKS,),
         WITH_LOG_DIRS,
     ),
     _m(
@@ -843,7 +844,7 @@ FORESIGHT_METRICS: tuple[Metric, ...] = (
         "Free bytes on the log dir's volume, as the broker reports it.",
         "bytes",
         _S.CLUSTER,
-        (),
+        (OV_DISKS,),
         WITH_LOG_DIRS + ", brokers 3.3 and later",
     ),
     _m(
@@ -853,7 +854,7 @@ FORESIGHT_METRICS: tuple[Metric, ...] = (
         "Size of the log dir's volume, as the broker reports it.",
         "bytes",
         _S.CLUSTER,
-        (),
+        (OV_DISKS,),
         WITH_LOG_DIRS + ", brokers 3.3 and later",
     ),
     _m(
@@ -864,7 +865,7 @@ FORESIGHT_METRICS: tuple[Metric, ...] = (
         "bytes per second (x 3600: per hour).",
         "bytes per second",
         _S.CLUSTER,
-        (),
+        (OV_DISKS,),
         WITH_LOG_DIRS + ", from the second round on",
     ),
     _m(
@@ -874,7 +875,7 @@ FORESIGHT_METRICS: tuple[Metric, ...] = (
         "Bytes the topic's replicas take on the brokers' online log dirs (every replica).",
         "bytes",
         _S.CLUSTER,
-        (),
+        (TP_GROWTH,),
         WITH_LOG_DIRS,
     ),
 )
