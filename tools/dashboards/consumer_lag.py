@@ -224,7 +224,8 @@ def build() -> Board:
         table(
             "Partitions of the chosen groups",
             "Lag in messages and seconds per partition, each partition's status and "
-            "seconds until retention deletes what the group has not read there; clamped reads: commits seen ahead of the log end read (reported as lag 0).",
+            "seconds until retention deletes what the group has not read there; clamped "
+            "reads: commits seen ahead of the log end read (reported as lag 0).",
             [
                 Query(f"sort_desc(kafka_watchdog_consumergroup_lag{S})"),
                 Query(f"kafka_watchdog_consumergroup_lag_seconds{S}"),

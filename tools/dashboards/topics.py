@@ -189,8 +189,7 @@ def build() -> Board:
     board.add(
         timeseries(
             "Bytes on disk",
-            "What each topic takes on the brokers' disks, every replica counted "
-            "(DescribeLogDirs).",
+            "What each topic takes on the brokers' disks, every replica counted (DescribeLogDirs).",
             [Query(f"kafka_watchdog_topic_size_bytes{S}", "{{kafka_cluster}} {{topic}}")],
             "bytes",
         ),
