@@ -61,6 +61,8 @@ STOP_TIMEOUT = 5.0
 LOG_EVENTS_MAX = 20
 # Events kept (and published) since the start: the event rules look back an hour at most.
 EVENTS_KEPT = 1000
+# A stage woken by an event (the log dirs after an ISR shrink) runs at most this often.
+WAKE_GAP = 5.0
 
 
 class ClusterWatcher:
@@ -523,6 +525,7 @@ class ClusterWatcher:
         # Fixed-rate schedule: a slow cycle shortens the next sleep instead of drifting.
         next_run = time.monotonic()
         while True:
+            began = time.monotonic()
             await self._run_cycle(stage, step)
             next_run += interval
             delay = next_run - time.monotonic()
@@ -532,8 +535,11 @@ class ClusterWatcher:
             if wake is None:
                 await asyncio.sleep(delay)
                 continue
+            # Woken early at most once per WAKE_GAP: a flapping ISR must not turn the stage
+            # into a busy loop.
+            await asyncio.sleep(min(delay, max(0.0, began + WAKE_GAP - time.monotonic())))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), delay)
+                await asyncio.wait_for(wake.wait(), max(0.0, next_run - time.monotonic()))
             if wake.is_set():  # woken early: run now, then on the schedule from here
                 wake.clear()
                 next_run = time.monotonic()
