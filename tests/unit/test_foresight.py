@@ -150,6 +150,10 @@ def test_start_history_rate() -> None:
     assert h.rate(100.0) == 1.0  # 100 records in the 100 s since it was first seen
     h.record(5, 110.0)  # went back: another log
     assert h.rate(120.0) is None
+    h.record(50, 130.0, renew_after=30.0)  # 45 in 20 s
+    assert h.rate(130.0) == 45 / 20
+    h.record(80, 200.0, renew_after=30.0)  # older than 30 s: measured from the last move on
+    assert (h.first, h.since, h.last) == (50, 200.0, 80)
 
 
 def test_by_topic_takes_the_slowest_partition_and_the_soonest_risk() -> None:

@@ -31,8 +31,8 @@ the committed offset) is deleted, the smallest of three bounds:
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
 from kafka_watchdog.detection.lag import Sample
@@ -50,6 +50,8 @@ from kafka_watchdog.model.parts import LogOffsets
 from kafka_watchdog.model.snapshot import TopicConfig, frozen_map
 
 TP = tuple[str, int]
+# The log start's rate is measured over at most about this long (then from its last move on).
+RENEW_AFTER = 3600.0
 
 
 def rates(samples: Sequence[Sample], now: float, window: float) -> Rates | None:
@@ -59,7 +61,9 @@ def rates(samples: Sequence[Sample], now: float, window: float) -> Rates | None:
     if len(samples) < 2:
         return None
     last = samples[-1]
-    first = next(s for s in samples if now - s.at <= window or s is last)
+    # The oldest sample inside the window (samples are in time order): a binary search,
+    # this runs for every group-partition each offsets cycle.
+    first = samples[min(bisect.bisect_left(samples, now - window, key=_at), len(samples) - 1)]
     span = last.at - first.at
     if span <= 0 or last.committed < first.committed:
         return None
@@ -151,29 +155,38 @@ def retention_seconds(
     return min(bounds)
 
 
+def _at(sample: Sample) -> float:
+    return sample.at
+
+
 class StartHistory:
-    """(log start offset, first time seen) points of one partition, a point only when the
-    log start moved: enough to say how fast it moves."""
+    """How fast one partition's log start moves: where it was when first seen (or when the
+    reference was last renewed) and where it is now. Two points, not a list: it is kept for
+    every consumed partition."""
 
-    __slots__ = ("points",)
+    __slots__ = ("first", "last", "since")
 
-    def __init__(self, max_points: int = 8) -> None:
-        self.points: deque[tuple[int, float]] = deque(maxlen=max_points)
+    def __init__(self) -> None:
+        self.first: int | None = None
+        self.since = 0.0
+        self.last: int | None = None
 
-    def record(self, start: int, at: float) -> None:
-        if self.points and start == self.points[-1][0]:
+    def record(self, start: int, at: float, renew_after: float = math.inf) -> None:
+        if self.first is None or self.last is None or start < self.last:
+            # First seen, or recreated or truncated: another log.
+            self.first, self.since, self.last = start, at, start
             return
-        if self.points and start < self.points[-1][0]:
-            self.points.clear()  # recreated or truncated: another log
-        self.points.append((start, at))
+        if start != self.last and at - self.since > renew_after:
+            # Keep the rate recent: measure from the last move on.
+            self.first, self.since = self.last, at
+        self.last = start
 
     def rate(self, now: float) -> float | None:
-        """Records per second the log start moved since the oldest point; None before it
+        """Records per second the log start moved since the reference point; None before it
         moved at all (nothing says how fast it will)."""
-        if len(self.points) < 2:
+        if self.first is None or self.last is None or self.last == self.first:
             return None
-        (first, since), (last, _) = self.points[0], self.points[-1]
-        return (last - first) / (now - since) if now > since else None
+        return (self.last - self.first) / (now - self.since) if now > self.since else None
 
 
 class ForesightTracker:
@@ -203,7 +216,7 @@ class ForesightTracker:
             history = self._starts.get(tp)
             if history is None:
                 history = self._starts[tp] = StartHistory()
-            history.record(start, at)
+            history.record(start, at, renew_after=RENEW_AFTER)
         for tp in self._starts.keys() - consumed:
             del self._starts[tp]
         out: dict[str, GroupForesight] = {}
