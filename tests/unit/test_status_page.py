@@ -215,3 +215,14 @@ def test_formats() -> None:
     assert status_page.sparkline([], NOW) is None
     one = status_page.sparkline([[NOW, 5]], NOW)
     assert one is not None and len(one["points"].split()) == 2
+
+
+def test_a_cluster_without_a_view_shows_its_sources_and_why() -> None:
+    health = ClusterHealth("lost")
+    health = health.with_stage(health.admin.failed(NOW - 5, NOW - 4, "cannot reach", "timeout"))
+    lost = ClusterState("lost", health, stale_after=60)
+    view = status_view.build([lost, state()], None, NOW)
+    assert view["clusters"][0]["ready"] is False and view["clusters"][0]["groups"] == []
+    page = status_page.render(view, 0)
+    assert "UNREACHABLE" in page and "cannot reach" in page and "No view of the cluster yet" in page
+    assert "Alerting is disabled" in page

@@ -433,7 +433,9 @@ class ClusterWatcher:
         if len(self.known_brokers) != known:
             self._published_brokers = frozenset(self.known_brokers)
         events = self._diff(previous, snapshot)
-        skipped = records_skipped(previous, snapshot)
+        read = snapshot.sources.get("offsets")
+        new_offsets = previous is None or previous.sources.get("offsets") != read
+        skipped = records_skipped(previous, snapshot) if new_offsets else {}
         if skipped:
             self.skipped.update(skipped)
             self._published_skipped = frozen_map(self.skipped)
