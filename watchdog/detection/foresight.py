@@ -50,6 +50,7 @@ from kafka_watchdog.model.parts import LogOffsets
 from kafka_watchdog.model.snapshot import TopicConfig, frozen_map
 
 TP = tuple[str, int]
+_UNKNOWN: tuple[None, None] = (None, None)
 # The log start's rate is measured over at most about this long (then from its last move on).
 RENEW_AFTER = 3600.0
 
@@ -208,34 +209,42 @@ class ForesightTracker:
     ) -> Mapping[str, GroupForesight]:
         """One offsets cycle: `samples(group, tp)` are the lag tracker's samples, `sizes`
         each partition's bytes on disk (its largest replica), when known."""
-        consumed = {(p.topic, p.partition) for g in lag.values() for p in g.partitions}
-        for tp in consumed:
-            start = offsets.get(tp, (None, None))[0]
-            if start is None:
-                continue
-            history = self._starts.get(tp)
-            if history is None:
-                history = self._starts[tp] = StartHistory()
-            history.record(start, at, renew_after=RENEW_AFTER)
-        for tp in self._starts.keys() - consumed:
+        # Each consumed partition's log start and how fast it moves, once per partition.
+        starts: dict[TP, tuple[int | None, float | None]] = {}
+        for g in lag.values():
+            for p in g.partitions:
+                tp = (p.topic, p.partition)
+                if tp in starts:
+                    continue
+                start = offsets.get(tp, _UNKNOWN)[0]
+                history = self._starts.get(tp)
+                if start is not None:
+                    if history is None:
+                        history = self._starts[tp] = StartHistory()
+                    history.record(start, at, renew_after=RENEW_AFTER)
+                starts[tp] = (start, history.rate(at) if history is not None else None)
+        for tp in self._starts.keys() - starts.keys():
             del self._starts[tp]
+        no_config = TopicConfig()
         out: dict[str, GroupForesight] = {}
         for group_id, group in lag.items():
             parts = []
             for p in group.partitions:
                 tp = (p.topic, p.partition)
+                if p.lag == 0:  # most partitions of a healthy cluster: nothing to foresee
+                    parts.append(PartitionForesight(p.topic, p.partition, None, 0.0, NEVER))
+                    continue
                 rate = rates(samples(group_id, tp), at, self.window)
-                start = offsets.get(tp, (None, None))[0]
-                history = self._starts.get(tp)
+                start, start_rate = starts[tp]
                 seconds, basis = retention_seconds(
                     committed=p.committed,
                     log_start=start,
                     log_end=p.log_end,
                     lag_seconds=p.lag_seconds,
                     rate=rate,
-                    config=configs.get(p.topic, TopicConfig()),
+                    config=configs.get(p.topic, no_config),
                     partition_bytes=sizes.get(tp),
-                    start_rate=history.rate(at) if history is not None else None,
+                    start_rate=start_rate,
                 )
                 parts.append(
                     PartitionForesight(
