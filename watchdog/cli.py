@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafka_watchdog import __version__
 from kafka_watchdog.config import ConfigError, WatchdogConfig, load_config
 from kafka_watchdog.config.schema import is_sensitive_key
 from kafka_watchdog.logs import setup_logging
-from kafka_watchdog.model.state import ClusterState
-from kafka_watchdog.rules.finding import SEVERITY_RANK, Finding
-from kafka_watchdog.rules.spec import Settings
+
+if TYPE_CHECKING:  # imported when a command needs it: `--help` stays quick
+    from kafka_watchdog.sinks.nagios import Result
 
 log = logging.getLogger("kafka_watchdog")
 
@@ -270,7 +269,6 @@ def _run(args: argparse.Namespace) -> int:
 
 # -- status and check ---------------------------------------------------------------------------
 
-NAGIOS = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
 DEFAULT_URL = "http://127.0.0.1:10308"
 
 
@@ -356,124 +354,39 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    """Nagios semantics: the worst finding decides; anything that keeps the check from
-    judging is UNKNOWN."""
+    """Nagios semantics (sinks/nagios.py); anything that keeps the check from judging is
+    UNKNOWN, the check's own failure included."""
+    from kafka_watchdog.sinks import nagios
+
     try:
-        return _check_unguarded(args)
+        result = _check_result(args)
     except Exception as exc:  # the check itself failed: say so, as UNKNOWN
-        print(f"KAFKA-WATCHDOG UNKNOWN - the check failed: {type(exc).__name__}: {exc}")
-        return 3
+        result = nagios.unknown(f"the check failed: {type(exc).__name__}: {exc}")
+    print("\n".join(result.lines))
+    return result.code
 
 
-def _check_unguarded(args: argparse.Namespace) -> int:
+def _check_result(args: argparse.Namespace) -> Result:
     import time
 
-    from kafka_watchdog.alerting.evaluation import effective_rules, evaluate
     from kafka_watchdog.rules.registry import BY_NAME
+    from kafka_watchdog.sinks import nagios
 
-    unknown = [r for r in [*args.only, *args.skip] if r not in BY_NAME]
-    if unknown:
-        print(
-            f"KAFKA-WATCHDOG UNKNOWN - no rule named {', '.join(unknown)}; rules: "
-            + ", ".join(BY_NAME)
-        )
-        return 3
+    wrong = [r for r in [*args.only, *args.skip] if r not in BY_NAME]
+    if wrong:
+        return nagios.unknown(f"no rule named {', '.join(wrong)}; rules: " + ", ".join(BY_NAME))
     collected = _collect(args.config, args.cluster, args.watch, args.timeout)
     if collected is None:
-        print("KAFKA-WATCHDOG UNKNOWN - the config could not be used (its problems are on stderr)")
-        return 3
+        return nagios.unknown("the config could not be used (its problems are on stderr)")
     config, states = collected
-    rules = effective_rules(config.alerting.rules)
-    for name, value in (
-        ("consumer_lag", args.max_lag),
-        ("consumer_lag_seconds", args.max_lag_seconds),
-        ("consumer_catchup", args.max_catchup),
-        ("retention_risk", args.retention_risk),
-    ):
-        if value is not None:
-            rules[name] = dataclasses.replace(rules[name], threshold=value)
-    chosen = {
-        name: rule
-        for name, rule in rules.items()
-        if (not args.only or name in args.only) and name not in args.skip
+    thresholds = {
+        "consumer_lag": args.max_lag,
+        "consumer_lag_seconds": args.max_lag_seconds,
+        "consumer_catchup": args.max_catchup,
+        "retention_risk": args.retention_risk,
     }
-    now = time.time()
-    found, _ = evaluate(chosen, states, now)
-    code = _nagios_code(found)
-    print(_check_line(code, found, states, chosen))
-    for f in sorted(found, key=lambda f: (SEVERITY_RANK.get(f.severity, 9), f.rule)):
-        print(f"{f.severity.upper()} {f.rule}: {f.summary}")
-    return code
-
-
-def _nagios_code(found: Sequence[Finding]) -> int:
-    severities = {f.severity for f in found}
-    if "critical" in severities:
-        return 2
-    if "warning" in severities:
-        return 1
-    return 0
-
-
-def _check_line(
-    code: int, found: Sequence[Finding], states: Sequence[ClusterState], rules: dict[str, Settings]
-) -> str:
-    counts = {s: sum(1 for f in found if f.severity == s) for s in ("critical", "warning")}
-    if found:
-        worst = min(found, key=lambda f: (SEVERITY_RANK.get(f.severity, 9), -f.value))
-        more = len(found) - 1
-        text = f"{counts['critical']} critical, {counts['warning']} warning: {worst.summary}" + (
-            f" (and {more} more)" if more else ""
-        )
-    else:
-        text = "; ".join(_cluster_summary(s) for s in states)
-    perf = " ".join(p for s in states for p in _perfdata(s, rules, len(states) > 1))
-    return f"KAFKA-WATCHDOG {NAGIOS[code]} - {text} | {perf}".rstrip(" |")
-
-
-def _cluster_summary(state: ClusterState) -> str:
-    snap = state.snapshot
-    if snap is None:
-        return f"{state.name}: no view"
-    return (
-        f"{state.name}: {len(snap.brokers)} brokers, {snap.partition_count} partitions, "
-        f"{len(state.lag)} groups, nothing wrong"
-    )
-
-
-def _perfdata(state: ClusterState, rules: dict[str, Settings], prefixed: bool) -> list[str]:
-    """'label'=value[UOM];warn;crit;min;max, thresholds from the rules that judge them."""
-    prefix = f"{state.name}_" if prefixed else ""
-    snap = state.snapshot
-    if snap is None:
-        return [f"'{prefix}up'=0;;;0;1"]
-    counts = {"offline": 0, "under_min_isr": 0, "under_replicated": 0}
-    if state.assessment is not None:
-        for _, _, health in state.assessment.partitions(snap):
-            for flag in counts:
-                counts[flag] += bool(getattr(health, flag))
-    lags = [
-        sum(p.lag or 0 for p in parts)
-        for g in state.lag.values()
-        for parts in g.by_topic().values()
-    ]
-    seconds = [p.lag_seconds for g in state.lag.values() for p in g.partitions if p.lag_seconds]
-
-    def limit(rule: str) -> str:
-        r = rules.get(rule)
-        return "" if r is None or r.threshold is None else f"{r.threshold:g}"
-
-    return [
-        f"'{prefix}up'=1;;;0;1",
-        f"'{prefix}brokers'={len(snap.brokers)};;;0",
-        f"'{prefix}partitions'={snap.partition_count};;;0",
-        f"'{prefix}offline_partitions'={counts['offline']};;0;0",
-        f"'{prefix}under_min_isr'={counts['under_min_isr']};;0;0",
-        f"'{prefix}under_replicated'={counts['under_replicated']};0;;0",
-        f"'{prefix}max_lag'={max(lags, default=0)};{limit('consumer_lag')};;0",
-        f"'{prefix}max_lag_seconds'={max(seconds, default=0.0):.1f}s;"
-        f"{limit('consumer_lag_seconds')};;0",
-    ]
+    rules = nagios.rules_for(config.alerting.rules, thresholds, args.only, args.skip)
+    return nagios.judge(rules, states, time.time())
 
 
 if __name__ == "__main__":

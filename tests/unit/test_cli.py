@@ -124,13 +124,13 @@ def test_check_with_a_broken_config_is_unknown(
 
 
 def test_nagios_code_is_the_worst_finding() -> None:
-    from kafka_watchdog.cli import _nagios_code
     from kafka_watchdog.rules.finding import Finding
+    from kafka_watchdog.sinks.nagios import code_of
 
     def f(severity: str) -> Finding:
         return Finding("r", severity, {"kafka_cluster": "a"}, "s")
 
-    assert _nagios_code([]) == 0
-    assert _nagios_code([f("info")]) == 0
-    assert _nagios_code([f("info"), f("warning")]) == 1
-    assert _nagios_code([f("warning"), f("critical"), f("info")]) == 2
+    assert code_of([]) == 0
+    assert code_of([f("info")]) == 0
+    assert code_of([f("info"), f("warning")]) == 1
+    assert code_of([f("warning"), f("critical"), f("info")]) == 2
