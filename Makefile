@@ -19,7 +19,8 @@ CACHE ?= $(or $(KAFKA_WATCHDOG_CACHE),$(HOME)/.cache/kafka-watchdog)
 GO    ?= $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
 GRAFANA_VALIDATE := $(CACHE)/bin/grafana-validate
 # Files `make generate` writes; `make lint` fails when regenerating them changes anything.
-GENERATED := docs/metrics.md docs/alerting.md dashboards alerts/kafka-broker.rules.yml
+GENERATED := docs/metrics.md docs/alerting.md docs/operating.md dashboards alerts/kafka-broker.rules.yml \
+	alerts/kafka-watchdog.rules.yml
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -86,7 +87,8 @@ $(GRAFANA_VALIDATE): tools/grafana-validate/main.go tools/grafana-validate/go.mo
 	cd tools/grafana-validate && $(GO) build -mod=readonly -o $@ .
 
 # Every generated file: docs/metrics.md and dashboards/*.json from the metric catalogue, the
-# broker rule file, then the chart's copies of the dashboards and rule files (only once the
+# broker rule file, the watchdog rule file and the rules tables of docs/ from the rule
+# registry, then the chart's copies of the dashboards and rule files (only once the
 # chart-files target exists). RUNBOOK_BASE_URL=... points the rules' runbook links elsewhere.
 generate: venv
 	$(BIN)/python -m tools.generate

@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kafka_watchdog import __version__
@@ -43,7 +44,10 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run the daemon",
         description="Run the daemon: watch every configured cluster and serve /metrics, "
-        "/healthz and /readyz. Stops cleanly on SIGTERM or SIGINT.",
+        "/healthz and /readyz. Stops cleanly on SIGTERM or SIGINT. SIGHUP reads the config "
+        "again: if it is valid, the web config file (certificates, users) and the server's "
+        "write policy are applied at once and other changes are logged as needing a "
+        "restart; if not, the running config is kept and the problem logged.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -53,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level", choices=["debug", "info", "warning", "error"], help="overrides log.level"
     )
     run.add_argument("--listen", metavar="HOST:PORT", help="overrides server.listen")
+    run.add_argument(
+        "--web-config-file",
+        metavar="FILE",
+        help="TLS and basic auth of the HTTP server (Prometheus exporter-toolkit web config "
+        "format); overrides server.web_config_file. SIGHUP reloads it",
+    )
 
     check = sub.add_parser(
         "validate-config",
@@ -253,14 +263,24 @@ def _run(args: argparse.Namespace) -> int:
         overrides["KAFKA_WATCHDOG__LOG__FORMAT"] = args.log_format
     if args.log_level:
         overrides["KAFKA_WATCHDOG__LOG__LEVEL"] = args.log_level
+    if args.web_config_file:
+        # Relative to where the command runs (the config file's own keys are relative to it).
+        overrides["KAFKA_WATCHDOG__SERVER__WEB_CONFIG_FILE"] = str(
+            Path(args.web_config_file).absolute()
+        )
     config = _load(args.config, overrides)
     if config is None:
         return 1
     setup_logging(config.log.format, config.log.level)
     from kafka_watchdog.app.lifecycle import StartupError, serve
 
+    def reload() -> WatchdogConfig:
+        import os
+
+        return load_config(args.config, {**os.environ, **overrides})
+
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, reload=reload))
     except StartupError as exc:
         log.error("cannot start: %s", exc)
         return 2

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import uuid
@@ -209,13 +210,13 @@ async def test_the_page_shows_a_paused_follower_and_a_lagging_group_in_a_real_br
     print(f"screenshots: {out / 'status-page.png'}, {out / 'status-page-phone.png'}")
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "kafka_watchdog", *args],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", **env},
     )
 
 
@@ -277,3 +278,42 @@ def test_check_exit_codes_in_each_state_and_status_from_the_daemon_and_once(
     assert "'up'=0" in down.stdout
     unknown = cli("check", "--config", str(path), "--only", "no_such_rule")
     assert unknown.returncode == 3 and unknown.stdout.startswith("KAFKA-WATCHDOG UNKNOWN")
+
+
+def test_the_page_api_and_status_command_behind_tls_and_basic_auth(tmp_path: Path) -> None:
+    """The status page and /api/status are routes like the others: behind the web config's
+    TLS and basic auth (web/security.py), and `status --url` passes both. No Kafka needed:
+    the watched cluster is a closed port, which the page shows as unseen."""
+    from testcluster.certs import CertificateAuthority
+    from tests.integration.test_http_hardening import fetch, hashed, unseen
+
+    ca = CertificateAuthority(tmp_path / "ca")
+    server = ca.issue("watchdog", server=True)
+    web = tmp_path / "web.yml"
+    web.write_text(
+        json.dumps(
+            {
+                "tls_server_config": {"cert_file": str(server.cert), "key_file": str(server.key)},
+                "basic_auth_users": {"alice": hashed("pw-alice")},
+            }
+        )
+    )
+    trusted = ssl.create_default_context(cafile=str(ca.cert))
+    with Daemon(tmp_path, unseen(), "--web-config-file", str(web)) as daemon:
+        url = f"https://127.0.0.1:{daemon.port}"
+        daemon.wait(lambda: fetch(url + "/healthz", trusted)[0] == 200, "HTTPS up")
+        for path in ("/", "/api/status"):
+            assert fetch(url + path, trusted)[0] == 401, path
+            assert fetch(url + path, trusted, ("alice", "wrong"))[0] == 401, path
+        status, page = fetch(url + "/", trusted, ("alice", "pw-alice"))
+        assert status == 200 and "<main" in page and "gone" in page
+        status, body = fetch(url + "/api/status", trusted, ("alice", "pw-alice"))
+        assert status == 200 and [c["name"] for c in json.loads(body)["clusters"]] == ["gone"]
+
+        args = ("status", "--url", url, "--cacert", str(ca.cert), "--json")
+        refused = cli(*args)
+        assert refused.returncode != 0 and "401" in refused.stderr, refused.stderr
+        shown = cli(*args, "--user", "alice", KAFKA_WATCHDOG_PASSWORD="pw-alice")
+        assert shown.returncode == 0, shown.stderr
+        assert [c["name"] for c in json.loads(shown.stdout)["clusters"]] == ["gone"]
+        assert "pw-alice" not in daemon.log()

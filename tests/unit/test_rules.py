@@ -5,7 +5,11 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import pytest
+from pydantic import ValidationError
+
 from kafka_watchdog.alerting.evaluation import effective_rules, evaluate
+from kafka_watchdog.config.alerting import AlertingConfig, RuleOverride
 from kafka_watchdog.detection.assess import assess
 from kafka_watchdog.model.disks import BrokerDisks, LogDir
 from kafka_watchdog.model.events import (
@@ -36,6 +40,7 @@ from kafka_watchdog.model.snapshot import (
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.rules.finding import Finding
 from kafka_watchdog.rules.registry import BY_NAME, RULES
+from kafka_watchdog.rules.spec import DEFAULT_RUNBOOK_BASE_URL, DaemonOnly, RuleSpec
 
 NOW = 10_000.0
 
@@ -160,6 +165,7 @@ def test_01_each_rule_is_declared_once_with_a_runbook() -> None:
     assert len(BY_NAME) == len(RULES)
     for rule in RULES:
         assert rule.runbook == f"docs/runbooks/{rule.name}.md"
+        assert rule.runbook_url() == f"{DEFAULT_RUNBOOK_BASE_URL}/{rule.name}.md"
         assert rule.summary.endswith("."), rule.name
         # The summary (docs, config help) names the threshold exactly when there is one.
         assert (rule.threshold is not None) == ("`threshold`" in rule.summary), rule.name
@@ -172,7 +178,7 @@ def test_02_every_rule_finds_its_condition_with_the_labels_it_declares() -> None
     for case, f in found:
         declared = {"kafka_cluster", *BY_NAME[f.rule].labels}
         assert set(f.labels) == declared, (case, f.rule, sorted(f.labels))
-        assert (f.severity, f.runbook) == (BY_NAME[f.rule].severity, BY_NAME[f.rule].runbook)
+        assert (f.severity, f.runbook) == (BY_NAME[f.rule].severity, BY_NAME[f.rule].runbook_url())
 
 
 def test_03_a_cluster_without_a_view_is_held_and_only_judged_by_sight() -> None:
@@ -182,3 +188,29 @@ def test_03_a_cluster_without_a_view_is_held_and_only_judged_by_sight() -> None:
     assert {f.rule for f in lost} == {"cluster_unseen"}  # needs_snapshot=False only
     just_started = state(None, fresh=False, health=ClusterHealth("prod"))
     assert evaluate(rules, [just_started], NOW) == ([], frozenset({"prod"}))
+
+
+def test_04_runbook_links_are_absolute_from_one_base() -> None:
+    wiki = "https://wiki.example.com/kafka/runbooks"
+    config = AlertingConfig(
+        runbook_base_url=wiki + "/",
+        rules={"consumer_lag": RuleOverride(runbook="https://wiki.example.com/lag")},
+    )
+    rules = effective_rules(config.rules, config.runbook_base_url)
+    assert rules["under_replicated"].runbook == f"{wiki}/under_replicated.md"
+    assert rules["consumer_lag"].runbook == "https://wiki.example.com/lag"  # the rule's own
+    assert AlertingConfig().runbook_base_url == DEFAULT_RUNBOOK_BASE_URL
+    for relative in ("docs/runbooks", "wiki.example.com/kafka", "https://a b/c", "file:///x"):
+        with pytest.raises(ValidationError, match="absolute http"):
+            AlertingConfig(runbook_base_url=relative)
+
+
+def test_05_a_rule_without_its_prometheus_form_is_refused_where_it_is_declared() -> None:
+    # Engineers add rules while others change the registry: a declaration that says nothing
+    # about Prometheus fails at import (and in mypy), it does not silently lack an alert.
+    with pytest.raises(TypeError, match="prometheus"):
+        RuleSpec("x", "warning", "X.", (), lambda rule, state, now: ())  # type: ignore[call-arg]
+    daemon_only = RuleSpec(
+        "x", "warning", "X.", (), lambda rule, state, now: (), prometheus=DaemonOnly("why")
+    )
+    assert isinstance(daemon_only.prometheus, DaemonOnly)

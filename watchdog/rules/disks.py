@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from kafka_watchdog.model.disks import MISSING
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.rules.finding import Finding
-from kafka_watchdog.rules.spec import RuleSpec, Settings
+from kafka_watchdog.rules.spec import Concern, PromQL, RuleSpec, Settings
 
 
 def log_dir_offline(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
@@ -37,5 +37,15 @@ RULES = (
         "replicas are gone from that broker.",
         ("broker", "log_dir"),
         log_dir_offline,
+        prometheus=PromQL(
+            Concern.REPLICATION,
+            "min by (kafka_cluster, broker, log_dir) (kafka_watchdog_broker_log_dir_online) == 0",
+            "Log dir {{ $labels.log_dir }} of broker {{ $labels.broker }} is offline in Kafka "
+            "cluster {{ $labels.kafka_cluster }}",
+            "Broker {{ $labels.broker }} reports log dir {{ $labels.log_dir }} offline "
+            "(KAFKA_STORAGE_ERROR) or no longer lists it: the replicas it held are gone from "
+            "that broker and their ISRs shrink. The watchdog's alert and log name the "
+            "partitions (kafka_watchdog_broker_log_dir_partitions counts them).",
+        ),
     ),
 )

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from kafka_watchdog.model.events import CommitBelowStart
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.rules.finding import Finding
-from kafka_watchdog.rules.spec import RuleSpec, Settings
+from kafka_watchdog.rules.spec import Concern, PromQL, RuleSpec, Settings
 
 
 def duration(seconds: float) -> str:
@@ -107,6 +107,18 @@ RULES = (
         catchup,
         for_=300,
         threshold=3600,
+        prometheus=PromQL(
+            Concern.CONSUMERS,
+            # +Inf (never) is above any threshold.
+            "max by (kafka_cluster, group, topic) "
+            "(kafka_watchdog_consumergroup_topic_catchup_seconds) > $threshold",
+            "Group {{ $labels.group }} will not catch up on topic {{ $labels.topic }} in "
+            "Kafka cluster {{ $labels.kafka_cluster }} within $threshold s",
+            "At its current rates consumer group {{ $labels.group }} needs "
+            "{{ $value | humanizeDuration }} to read what it has not read of topic "
+            "{{ $labels.topic }} (+Inf: never, it falls further behind), more than "
+            "$threshold s for $for. docs/foresight.md gives the forecast's error bounds.",
+        ),
     ),
     RuleSpec(
         "retention_risk",
@@ -116,6 +128,19 @@ RULES = (
         ("group", "topic", "partition"),
         retention_risk,
         threshold=3600,
+        prometheus=PromQL(
+            Concern.CONSUMERS,
+            # Per partition: needs metrics.partition_level (the default).
+            "min by (kafka_cluster, group, topic, partition) "
+            "(kafka_watchdog_consumergroup_retention_risk_seconds) < $threshold",
+            "Retention will delete records group {{ $labels.group }} has not read on "
+            "{{ $labels.topic }}-{{ $labels.partition }} in Kafka cluster "
+            "{{ $labels.kafka_cluster }}",
+            "Retention deletes the first record consumer group {{ $labels.group }} has not "
+            "read on partition {{ $labels.partition }} of topic {{ $labels.topic }} within "
+            "{{ $value | humanizeDuration }} (a lower bound; less than $threshold s): speed "
+            "the group up or raise the topic's retention before then.",
+        ),
     ),
     RuleSpec(
         "records_deleted_unread",
@@ -125,5 +150,23 @@ RULES = (
         ("group", "topic", "partition"),
         records_deleted_unread,
         keep_firing_for=3600,
+        prometheus=PromQL(
+            Concern.CONSUMERS,
+            # The counter is per group and topic; the daemon's alert names the partition.
+            # Its series appears with the first loss, which increase() cannot see: the
+            # `unless ... offset` arm catches a series younger than the window.
+            "max by (kafka_cluster, group, topic) "
+            "(increase(kafka_watchdog_consumergroup_records_skipped_total[$keep_firing_for]))"
+            " > 0 or max by (kafka_cluster, group, topic) "
+            "(kafka_watchdog_consumergroup_records_skipped_total unless "
+            "kafka_watchdog_consumergroup_records_skipped_total offset $keep_firing_for)",
+            "Retention deleted records group {{ $labels.group }} had not read on topic "
+            "{{ $labels.topic }} in Kafka cluster {{ $labels.kafka_cluster }}",
+            "The log start of a partition of topic {{ $labels.topic }} passed consumer group "
+            "{{ $labels.group }}'s committed offset within the last $keep_firing_for: about "
+            "{{ $value | humanize }} records were deleted before it read them (data loss for "
+            "that consumer). The watchdog's log names the partition. Resolves "
+            "$keep_firing_for after the last one.",
+        ),
     ),
 )

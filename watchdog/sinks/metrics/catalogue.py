@@ -644,6 +644,40 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         "after the first one given up",
     ),
     _m(
+        "alerting_state_healthy",
+        "gauge",
+        (),
+        "1 when the alerting state (alerting.state_dir) is being written; 0 when a write "
+        "failed, the file was deleted or the state_dir is unusable (see /readyz for why).",
+        "",
+        _S.ALERTING,
+    ),
+    _m(
+        "alerting_state_write_failures",
+        "counter",
+        (),
+        "Writes of the alerting state that failed (retried at the next evaluation).",
+        "writes",
+        _S.ALERTING,
+    ),
+    _m(
+        "alerting_state_rows_skipped",
+        "counter",
+        (),
+        "Saved alerts, groups, silences or outbox rows that were unreadable and skipped.",
+        "rows",
+        _S.ALERTING,
+    ),
+    _m(
+        "alerting_state_lost",
+        "gauge",
+        (),
+        "1 when the alerting state file was damaged at start and moved aside (a fresh one "
+        "was started: open incidents may be paged again).",
+        "",
+        _S.ALERTING,
+    ),
+    _m(
         "notifications_queued",
         "gauge",
         ("receiver",),
@@ -672,6 +706,8 @@ _TP = (T, P)
 _CG = "consumergroup"
 COMPAT_METRICS: tuple[Metric, ...] = (
     _compat("brokers", (), "Number of brokers in the cluster.", "brokers"),
+    # kafka_exporter's dashboards build their broker variables on it.
+    _compat("broker_info", ("address", "id"), "1 for each broker, with its host:port and id.", ""),
     _compat("topic_partitions", (T,), "Number of partitions for this topic.", "partitions"),
     _compat("topic_partition_current_offset", _TP, "Current offset of a partition.", "offset"),
     _compat("topic_partition_oldest_offset", _TP, "Oldest offset of a partition.", "offset"),

@@ -12,9 +12,9 @@ C, G, T, P, B, D = "kafka_cluster", "group", "topic", "partition", "broker", "lo
 
 def collect(fams: Families, cluster: ClusterState, config: MetricsConfig) -> None:
     name = cluster.name
-    catchup = fams.gauge("consumergroup_topic_catchup_seconds", "", [C, G, T])
-    topic_risk = fams.gauge("consumergroup_topic_retention_risk_seconds", "", [C, G, T])
-    part_risk = fams.gauge("consumergroup_retention_risk_seconds", "", [C, G, T, P])
+    catchup = fams.gauge("consumergroup_topic_catchup_seconds", [C, G, T])
+    topic_risk = fams.gauge("consumergroup_topic_retention_risk_seconds", [C, G, T])
+    part_risk = fams.gauge("consumergroup_retention_risk_seconds", [C, G, T, P])
     for group_id, seen in cluster.foresight.items():
         for topic, t in seen.topics.items():
             if t.catchup_seconds is not None:
@@ -27,16 +27,16 @@ def collect(fams: Families, cluster: ClusterState, config: MetricsConfig) -> Non
                     part_risk.add_metric(
                         [name, group_id, p.topic, str(p.partition)], p.retention_seconds
                     )
-    skipped = fams.counter("consumergroup_records_skipped", "", [C, G, T])
+    skipped = fams.counter("consumergroup_records_skipped", [C, G, T])
     for (group_id, topic), records in sorted(cluster.records_skipped.items()):
         skipped.add_metric([name, group_id, topic], records)
 
-    online = fams.gauge("broker_log_dir_online", "", [C, B, D])
-    size = fams.gauge("broker_log_dir_size_bytes", "", [C, B, D])
-    replicas = fams.gauge("broker_log_dir_partitions", "", [C, B, D])
-    usable = fams.gauge("broker_log_dir_usable_bytes", "", [C, B, D])
-    total = fams.gauge("broker_log_dir_total_bytes", "", [C, B, D])
-    growth = fams.gauge("broker_log_dir_growth_bytes_per_second", "", [C, B, D])
+    online = fams.gauge("broker_log_dir_online", [C, B, D])
+    size = fams.gauge("broker_log_dir_size_bytes", [C, B, D])
+    replicas = fams.gauge("broker_log_dir_partitions", [C, B, D])
+    usable = fams.gauge("broker_log_dir_usable_bytes", [C, B, D])
+    total = fams.gauge("broker_log_dir_total_bytes", [C, B, D])
+    growth = fams.gauge("broker_log_dir_growth_bytes_per_second", [C, B, D])
     topics: dict[str, int] = {}
     for broker, b in sorted(cluster.log_dirs.items()):
         for path, d in sorted(b.dirs.items()):
@@ -52,6 +52,6 @@ def collect(fams: Families, cluster: ClusterState, config: MetricsConfig) -> Non
                 growth.add_metric(labels, d.growth_bytes_per_second)
         for topic, n in b.topic_bytes().items():
             topics[topic] = topics.get(topic, 0) + n
-    sizes = fams.gauge("topic_size_bytes", "", [C, T])
+    sizes = fams.gauge("topic_size_bytes", [C, T])
     for topic, n in sorted(topics.items()):
         sizes.add_metric([name, topic], n)
