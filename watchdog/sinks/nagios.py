@@ -55,13 +55,26 @@ def rules_for(
 def judge(rules: Mapping[str, Settings], states: Sequence[ClusterState], now: float) -> Result:
     found, _ = evaluate(rules, states, now)
     code = code_of(found)
+    if code != CRITICAL and any(s.snapshot is None for s in states):
+        # A cluster without a view was not judged: whatever else was found, this is not OK
+        # (the rules that would say so may be narrowed away with --only/--skip).
+        code = UNKNOWN
     ordered = sorted(found, key=lambda f: (SEVERITY_RANK.get(f.severity, 9), f.rule))
     return Result(
         code,
         (
             summary(code, found, states, rules),
-            *(f"{f.severity.upper()} {f.rule}: {f.summary}" for f in ordered),
+            *(plain(f"{f.severity.upper()} {f.rule}: {f.summary}") for f in ordered),
         ),
+    )
+
+
+def plain(text: str) -> str:
+    """A line a monitoring plugin's reader can split: `|` starts perfdata there (group names
+    may hold it) and a line break ends the line (names may hold one too)."""
+    return "".join(
+        "\N{BROKEN BAR}" if c == "|" else " " if c in "\r\n" or not c.isprintable() else c
+        for c in text
     )
 
 
@@ -88,10 +101,13 @@ def summary(
         text = f"{counts['critical']} critical, {counts['warning']} warning: {worst.summary}" + (
             f" (and {more} more)" if more else ""
         )
+        blind = [s.name for s in states if s.snapshot is None]
+        if blind:
+            text += f"; no view of {', '.join(blind)}"
     else:
         text = "; ".join(cluster_summary(s) for s in states)
     perf = " ".join(p for s in states for p in perfdata(s, rules, len(states) > 1))
-    return f"{PREFIX} {STATUS[code]} - {text} | {perf}".rstrip(" |")
+    return f"{PREFIX} {STATUS[code]} - {plain(text)} | {perf}".rstrip(" |")
 
 
 def cluster_summary(state: ClusterState) -> str:
@@ -106,7 +122,8 @@ def cluster_summary(state: ClusterState) -> str:
 
 def perfdata(state: ClusterState, rules: Mapping[str, Settings], prefixed: bool) -> list[str]:
     """'label'=value[UOM];warn;crit;min;max, thresholds from the rules that judge them."""
-    prefix = f"{state.name}_" if prefixed else ""
+    # Cluster names are the config's: quotes and `=` would break the label.
+    prefix = plain(state.name).replace("'", "_").replace("=", "_") + "_" if prefixed else ""
     snap = state.snapshot
     if snap is None:
         return [f"'{prefix}up'=0;;;0;1"]
