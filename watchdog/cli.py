@@ -122,7 +122,8 @@ arguments or config, or the check itself failed). One summary line with perfdata
 line per finding. It evaluates the daemon's own rules (docs/alerting.md) on one
 collection, with the config's rule overrides and the thresholds given here; a rule's `for`
 is not waited for (one look), and rules over time (lag status, catch-up, event rules) need
---watch SECONDS. An unreachable cluster is CRITICAL (the cluster_unseen rule).
+--watch SECONDS. An unreachable cluster is CRITICAL (the cluster_unseen rule); a cluster
+without a view is never OK (UNKNOWN when no rule left by --only/--skip says CRITICAL).
 """
 
 
