@@ -17,6 +17,7 @@ STAGES = {
     "groups": "admin",
     "configs": "admin",
     "quorum": "admin",
+    "logdirs": "admin",
     "zookeeper": "zookeeper",
 }
 

@@ -444,6 +444,9 @@ class AdminSource:
             out[resource.name] = TopicConfig(
                 min_insync_replicas=_int(result.get("min.insync.replicas")),
                 unclean_leader_election=_bool(result.get("unclean.leader.election.enable")),
+                retention_ms=_int(result.get("retention.ms")),
+                retention_bytes=_int(result.get("retention.bytes")),
+                cleanup_policy=_str(result.get("cleanup.policy")),
             )
         self._last_configs = out
         if denied:
@@ -504,6 +507,10 @@ def _int(entry: Any) -> int | None:
         return int(entry.value) if entry is not None and entry.value is not None else None
     except ValueError:
         return None
+
+
+def _str(entry: Any) -> str | None:
+    return str(entry.value) if entry is not None and entry.value is not None else None
 
 
 def _bool(entry: Any) -> bool | None:

@@ -8,36 +8,14 @@ import time
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
-from kafka_watchdog import __version__
 from kafka_watchdog.alerting.silences import SilenceLimit, Silences, parse_request
 from kafka_watchdog.alerting.status import AlertingStatus
-from kafka_watchdog.model.published import Published
-from kafka_watchdog.model.state import ClusterBoard, ClusterState
-from kafka_watchdog.sinks.metrics import MetricsRenderer
+from kafka_watchdog.model.state import ClusterState
+from kafka_watchdog.web import status_page
+from kafka_watchdog.web.keys import ALERTING, BOARD, MAX_SILENCE_DURATION, RENDERER, SILENCES
 from kafka_watchdog.web.security import AUTHENTICATED, USER
 
-BOARD = web.AppKey("board", ClusterBoard)
-RENDERER = web.AppKey("renderer", MetricsRenderer)
-ALERTING = web.AppKey("alerting", Published[AlertingStatus])
-SILENCES = web.AppKey("silences", Silences)
-MAX_SILENCE_DURATION = web.AppKey("max_silence_duration", float)
-
-_INDEX = """<!doctype html><html><head><title>kafka-watchdog</title></head><body>
-<h1>kafka-watchdog {version}</h1>
-<ul>
-<li><a href="/metrics">/metrics</a> Prometheus metrics (all clusters;
- <code>?kafka_cluster=NAME</code> for one)</li>
-<li><a href="/healthz">/healthz</a> the daemon is alive</li>
-<li><a href="/readyz">/readyz</a> every configured cluster has a fresh view</li>
-<li><a href="/api/clusters">/api/clusters</a> the state of each cluster (JSON)</li>
-<li><a href="/api/alerts">/api/alerts</a> pending, firing and recently resolved alerts</li>
-<li><a href="/api/silences">/api/silences</a> silences (POST to add, DELETE /api/silences/ID
- to expire)</li>
-</ul></body></html>"""
-
-
-async def index(request: web.Request) -> web.Response:
-    return web.Response(text=_INDEX.format(version=__version__), content_type="text/html")
+__all__ = ["ALERTING", "BOARD", "MAX_SILENCE_DURATION", "RENDERER", "SILENCES", "add_routes"]
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
@@ -180,7 +158,8 @@ async def api_expire_silence(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/", index)
+    app.router.add_get("/", status_page.page)
+    app.router.add_get("/api/status", status_page.api_status)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
