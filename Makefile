@@ -10,7 +10,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv kafka promtool alertmanager stress-ng grafana-validator generate demo test \
+.PHONY: help venv kafka promtool alertmanager stress-ng chromium grafana-validator generate demo test \
 	lint unit integration integration-under-load clean reap deploy-tools image-tools image \
 	deploy-check chart-files
 
@@ -19,7 +19,8 @@ CACHE ?= $(or $(KAFKA_WATCHDOG_CACHE),$(HOME)/.cache/kafka-watchdog)
 GO    ?= $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
 GRAFANA_VALIDATE := $(CACHE)/bin/grafana-validate
 # Files `make generate` writes; `make lint` fails when regenerating them changes anything.
-GENERATED := docs/metrics.md docs/alerting.md dashboards alerts/kafka-broker.rules.yml
+GENERATED := docs/metrics.md docs/alerting.md docs/operating.md dashboards alerts/kafka-broker.rules.yml \
+	alerts/kafka-watchdog.rules.yml
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -86,7 +87,8 @@ $(GRAFANA_VALIDATE): tools/grafana-validate/main.go tools/grafana-validate/go.mo
 	cd tools/grafana-validate && $(GO) build -mod=readonly -o $@ .
 
 # Every generated file: docs/metrics.md and dashboards/*.json from the metric catalogue, the
-# broker rule file, then the chart's copies of the dashboards and rule files (only once the
+# broker rule file, the watchdog rule file and the rules tables of docs/ from the rule
+# registry, then the chart's copies of the dashboards and rule files (only once the
 # chart-files target exists). RUNBOOK_BASE_URL=... points the rules' runbook links elsewhere.
 generate: venv
 	$(BIN)/python -m tools.generate
@@ -95,6 +97,12 @@ generate: venv
 # A real Alertmanager (Debian's prometheus-alertmanager) receives alerts in the integration tests.
 alertmanager:
 	@command -v prometheus-alertmanager >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus-alertmanager >/dev/null; }
+
+# Debian's chromium: the status page is tested in a real browser (playwright drives the
+# system binary; `playwright install` cannot download here, and is never needed).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null; }
 
 # stress-ng (Debian) is the CPU hog of `make integration-under-load`.
 stress-ng:
@@ -118,17 +126,17 @@ lint: venv
 unit: venv promtool grafana-validator
 	$(BIN)/pytest tests/unit -q
 
-integration: venv kafka promtool alertmanager deploy-tools image-tools
+integration: venv kafka promtool alertmanager chromium deploy-tools image-tools
 	$(BIN)/pytest tests/integration -m integration -v
 
 # The suite must hold on a busy machine (docs/testing.md): a CPU hog on every core meanwhile
 # (--cpu 0: one worker per core; --timeout: it ends even if this recipe is interrupted).
-integration-under-load: venv kafka promtool alertmanager deploy-tools image-tools stress-ng
+integration-under-load: venv kafka promtool alertmanager chromium deploy-tools image-tools stress-ng
 	stress-ng --cpu 0 --timeout 90m --quiet & hog=$$!; \
 	$(BIN)/pytest tests/integration -m integration -v --durations=10; rc=$$?; \
 	kill $$hog; exit $$rc
 
-test: venv kafka promtool alertmanager grafana-validator lint deploy-check image-tools
+test: venv kafka promtool alertmanager chromium grafana-validator lint deploy-check image-tools
 	$(BIN)/pytest tests/unit -q
 	$(BIN)/pytest tests/integration -m integration -v
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any, TextIO
@@ -52,9 +53,33 @@ class JsonFormatter(logging.Formatter):
         return secrets.scrub(json.dumps(doc, default=str))
 
 
+# Loggers of the libraries that handle notification URLs (apprise and the HTTP stacks it
+# uses): any URL they print is cut to its scheme, since its host, path, user and query may
+# all be tokens (slack://TOKEN_A/TOKEN_B/TOKEN_C).
+_URL_LOGGERS = ("apprise", "urllib3", "requests", "aiohttp.client")
+_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,31})://[^\s'\"<>]+")
+
+
+class Redact(logging.Filter):
+    """On the handler, so it sees every record of every logger, ours and the libraries':
+    configured secret values are replaced (config/secrets.py knows them all), and in the
+    URL-handling libraries' records every URL is cut to its scheme."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = secrets.scrub(message)
+        if record.name.split(".")[0] in _URL_LOGGERS or record.name == "aiohttp.client":
+            cleaned = _URL.sub(lambda m: f"{m.group(1)}://***", cleaned)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
 def setup_logging(fmt: str = "text", level: str = "info", stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(Redact())
+    handler.setLevel(level.upper())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -67,3 +92,7 @@ def setup_logging(fmt: str = "text", level: str = "info", stream: TextIO | None 
     # kafka-python (the quorum client) logs every connection, and every failed one at ERROR;
     # the quorum stage reports its own failures (log, metrics, /readyz) once per change.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    # apprise reports a failed delivery's HTTP status only in a WARNING record, which the
+    # sender reads (alerting/senders.py): keep those records made even at level error (the
+    # handler's level still decides what is printed).
+    logging.getLogger("apprise").setLevel(min(logging.WARNING, root.level))

@@ -403,6 +403,8 @@ def test_silence_from_the_api_holds_notifications_until_it_is_expired(
         rules=under_replicated_only(topic),
         receivers=[chat_receiver(receiver)],
     )
+    # No web config file here: writes need the explicit opt-in (docs/security.md).
+    config["server"] = {"allow_unauthenticated_writes": True}
     with Daemon(tmp_path, config) as daemon:
         daemon.wait(lambda: daemon.clusters()["zk"]["ready"], "the cluster in view")
         request = urllib.request.Request(

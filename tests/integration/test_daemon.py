@@ -79,6 +79,27 @@ def test_watches_zookeeper_and_kraft_clusters_and_reports_the_unreachable_one(
         ]
         assert not problems, problems
         assert "kafka_topic_partition_in_sync_replica{" in text  # kafka_exporter names too
+        broker_info = (
+            r'(?m)^kafka_broker_info\{address="127\.0\.0\.1:\d+",id="1",kafka_cluster="zk"\} 1$'
+        )
+        assert re.search(broker_info, text), "kafka_exporter's kafka_broker_info"
+
+        # Real curl with --compressed decodes only the first member of a gzip stream: the
+        # whole exposition must be in one, or the families after the first are silently lost.
+        curled = subprocess.run(
+            ["curl", "-sS", "--compressed", "-w", "\n%header{content-encoding}",
+             f"{daemon.url}/metrics"],
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout  # fmt: skip
+        body, encoding = curled.rsplit("\n", 1)
+        assert encoding == "gzip"
+
+        def families(exposition: str) -> set[str]:
+            return set(re.findall(r"(?m)^# TYPE (\S+)", exposition))
+
+        # Alerts come and go between two scrapes; every other family is in both.
+        lost = families(text) - families(body) - {"kafka_watchdog_alerts"}
+        assert not lost, f"curl --compressed did not see {sorted(lost)}"
         # `up` is judged at each scrape from the view's age; the clusters were ready a moment
         # ago, but on a busy machine a cycle may have been slow since: wait for the answer.
         daemon.wait(

@@ -1,15 +1,18 @@
-"""The operator kit on a real Prometheus: the dashboards' queries, the broker rules and the JMX
-exporter config, against a real cluster in a known state.
+"""The operator kit on a real Prometheus: the dashboards' queries, the broker and watchdog
+rules and the JMX exporter config, against a real cluster in a known state.
 
 One KRaft cluster for the whole module (its brokers run the JMX exporter agent with
 alerts/jmx-exporter/kafka-broker.yml), the real watchdog daemon, and Debian's Prometheus
-scraping both with the broker rules loaded. The state: a paused follower (under-replication),
-a group that committed far behind the log end (lag), a topic with min.insync.replicas=1 at
-RF 3 (a risky config). Then:
+scraping both with both rule files loaded. The state: a paused follower (under-replication),
+a group that committed more than consumer_lag's threshold behind the log end (lag), a topic
+with min.insync.replicas=1 at RF 3 (a risky config), a receiver nobody listens on (failing
+notifications). Then:
 - every panel query of every dashboard, with the Grafana variables substituted, parses in
   Prometheus, and the ones that should show data return at least one series;
 - the dashboards' variables list the cluster;
-- every rule evaluates without error and KafkaUnderReplicatedPartitions fires;
+- every rule of both files loads and evaluates without error; KafkaUnderReplicatedPartitions
+  fires, and so do the watchdog rules' under_replicated, consumer_lag and
+  notifications_failing, with the labels and annotations an on-call person reads;
 - the brokers export exactly the broker metrics the catalogue declares for KRaft (and, on a
   one-broker ZooKeeper-mode cluster, for ZooKeeper mode).
 """
@@ -29,6 +32,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from kafka_watchdog.rules.registry import BY_NAME
 from kafka_watchdog.sinks.metrics.catalogue import BROKER_METRICS
 from testcluster import KraftCluster, ZkKafkaCluster
 from testcluster.prometheus import PrometheusServer, QueryError, ScrapeJob
@@ -82,11 +86,22 @@ def rules_firing_at_once(tmp: Path) -> list[Path]:
 
 
 def lagging_group(bootstrap: str, topic: str, partitions: int) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
-    for i in range(100 * partitions):
-        producer.produce(topic, value=b"x" * 50, partition=i % partitions)
-    assert producer.flush(60) == 0
-    # A commit without joining: the group is Empty and 90 records behind on each partition.
+    """A group behind by more than consumer_lag's default threshold on `topic` (its
+    Prometheus alert has that threshold: the rule file carries the registry's defaults)."""
+    threshold = BY_NAME["consumer_lag"].threshold
+    assert threshold is not None
+    per_partition = int(threshold) // partitions + 100
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 20})
+    for i in range(per_partition * partitions):
+        while True:
+            try:
+                producer.produce(topic, value=b"x" * 10, partition=i % partitions)
+                break
+            except BufferError:  # the local queue is full: let deliveries drain it
+                producer.poll(0.5)
+    assert producer.flush(120) == 0
+    # A commit without joining: the group is Empty and per_partition - 10 records behind on
+    # each partition.
     consumer = Consumer(
         {"bootstrap.servers": bootstrap, "group.id": GROUP, "enable.auto.commit": False}
     )
@@ -283,3 +298,47 @@ def test_05_zookeeper_brokers_export_exactly_the_declared_broker_metrics(
     assert declared - names == set(), "declared for ZooKeeper mode but not exported"
     kafka = {n for n in names if n.startswith("kafka_")}
     assert kafka - declared == set(), "exported but not declared in the catalogue"
+
+
+def test_06_watchdog_rules_load_and_fire_for_the_injected_faults(faulty: Kit) -> None:
+    prom = faulty.prometheus
+    path = ROOT / "alerts" / "kafka-watchdog.rules.yml"
+    shipped = set(re.findall(r"(?m)^      - alert: (\S+)$", path.read_text()))
+    loaded = {r["name"] for r in prom.rules() if r["type"] == "alerting"}
+    assert shipped <= loaded, f"not loaded: {sorted(shipped - loaded)}"
+
+    def firing(name: str, **labels: str) -> list[dict[str, Any]]:
+        return [
+            a
+            for a in prom.alerts()
+            if a["labels"]["alertname"] == name
+            and a["state"] == "firing"
+            and all(a["labels"].get(k) == v for k, v in labels.items())
+        ]
+
+    where = {"kafka_cluster": CLUSTER, "topic": faulty.topic}
+    (urp,) = prom.wait_for(lambda: firing("under_replicated", **where), 60, "under_replicated")
+    assert urp["labels"] == {
+        "alertname": "under_replicated",
+        "rule": "under_replicated",
+        "severity": "warning",
+        **where,
+    }  # one alert, not one per partition nor per scrape target
+    assert urp["annotations"]["summary"] == (
+        f"{int(float(urp['value']))} under-replicated partitions in topic {faulty.topic} "
+        f"of Kafka cluster {CLUSTER}"
+    )
+    lag_where = {"kafka_cluster": CLUSTER, "group": GROUP, "topic": faulty.topic}
+    (lag,) = prom.wait_for(lambda: firing("consumer_lag", **lag_where), 60, "consumer_lag")
+    assert lag["labels"]["severity"] == "warning"
+    assert lag["annotations"]["summary"].startswith(f"Group {GROUP} lags ")
+    assert f"on topic {faulty.topic} in Kafka cluster {CLUSTER}" in lag["annotations"]["summary"]
+    # The receiver nobody listens on: the watchdog's own delivery trouble, which only
+    # Prometheus can tell.
+    (failing,) = prom.wait_for(
+        lambda: firing("notifications_failing", receiver="chat"), 60, "notifications_failing"
+    )
+    assert failing["labels"]["target"] == "apprise"
+    for alert in (urp, lag, failing):
+        url = alert["annotations"]["runbook_url"]
+        assert url.startswith("https://") and url.endswith(f"/{alert['labels']['rule']}.md")

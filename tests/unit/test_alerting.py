@@ -381,3 +381,40 @@ async def test_outbox_runs_sqlite_on_its_own_thread(
     await outbox.close()
     assert len(threads) == 1 and next(iter(threads)).startswith("alerting-db")
     assert threading.current_thread().name not in threads
+
+
+# -- a silence mutes, it never resolves (issue 10: PagerDuty got a resolve) ----------------
+
+
+def test_dispatch_20_silencing_a_firing_alert_sends_no_resolve() -> None:
+    # Fires and is told at 30; silenced from 100 while the fault holds: nothing at all is
+    # sent (no resolve, no repeat), through the group interval and the repeat interval.
+    silence = Silence("s1", {"topic": "orders"}, 100, 10_000)
+    steps = [(0, urp(1)), (30, urp(1)), (100, urp(1)), (400, urp(1)), (3700, urp(1))]
+    assert run(steps, [silence]) == [(30, "firing", 1, 0, True)]
+
+
+def test_dispatch_21_the_silence_ends_and_the_still_firing_alert_is_told_again() -> None:
+    silence = Silence("s1", {"topic": "orders"}, 100, 500)
+    steps = [(0, urp(1)), (30, urp(1)), (100, urp(1)), (400, urp(1)), (500, urp(1))]
+    steps += [(700, urp(1)), (800, urp(1))]
+    assert run(steps, [silence]) == [(30, "firing", 1, 0, True), (500, "firing", 1, 0, False)]
+
+
+def test_dispatch_22_a_muted_alert_that_really_ends_is_resolved() -> None:
+    # Told at 30, silenced at 100, the fault ends at 200: the resolve is real and is told
+    # (PagerDuty's incident must close), at the group's next interval.
+    silence = Silence("s1", {"topic": "orders"}, 100, 10_000)
+    steps = [(0, urp(1)), (30, urp(1)), (100, urp(1)), (200, []), (400, [])]
+    assert run(steps, [silence]) == [(30, "firing", 1, 0, True), (400, "resolved", 0, 1, False)]
+
+
+def test_dispatch_23_one_of_two_silenced_the_other_keeps_the_incident_open() -> None:
+    # Partitions 0 and 1 told; partition 0 silenced: the group's next message lists only
+    # partition 1 as firing and resolves nothing; partition 1 then ends while 0 is still
+    # firing (muted): the group stays open, no resolve is sent.
+    silence = Silence("s1", {"partition": "0"}, 100, 10_000)
+    steps = [(0, urp(2)), (30, urp(2)), (100, urp(2)), (400, urp(2))]
+    steps += [(500, [urp(2)[0]]), (800, [urp(2)[0]]), (1200, [urp(2)[0]])]
+    sent = run(steps, [silence])
+    assert sent == [(30, "firing", 2, 0, True), (400, "firing", 1, 0, False)], sent

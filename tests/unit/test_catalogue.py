@@ -91,7 +91,16 @@ def test_03_undeclared_or_different_families_are_refused(
     fams = Families()
     make = fams.gauge if kind == "gauge" else fams.counter
     with pytest.raises(ValueError, match=error):
-        make(name, "whatever", labels)
+        make(name, labels)
+
+
+def test_03b_a_caller_cannot_pass_a_help_text() -> None:
+    # The catalogue owns help texts: the old (name, help, labels) call fails loudly.
+    fams = Families()
+    with pytest.raises(TypeError, match="positional"):
+        fams.gauge("up", "1 when up.", ["kafka_cluster"])  # type: ignore[misc]
+    with pytest.raises(TypeError, match="help text is the catalogue's"):
+        fams.counter("collections", "Collections attempted.")
 
 
 def test_04_catalogue_follows_the_naming_conventions() -> None:
@@ -130,6 +139,7 @@ def test_05_conventional_labels_keep_their_meaning() -> None:
                 "mode",
                 "reason",
                 "cause",
+                "log_dir",  # a broker's log directory (its path), with `broker`
             }
             allowed |= {"version", "python_version", "librdkafka_version"}
             assert unusual <= allowed, f"{m.name}: {unusual}"

@@ -56,3 +56,53 @@ def test_04_levels_filter(stream: io.StringIO) -> None:
     setup_logging("text", "warning", stream)
     logging.getLogger("t").info("hidden")
     assert stream.getvalue() == ""
+
+
+# -- secrets in logs (issue 10) ---------------------------------------------------------
+
+
+def _logged(logger: str, message: str, *args: object) -> str:
+    import io
+
+    from kafka_watchdog.logs import setup_logging
+
+    out = io.StringIO()
+    setup_logging("text", "debug", out)
+    logging.getLogger(logger).warning(message, *args)
+    return out.getvalue()
+
+
+def test_redact_01_apprise_urls_are_cut_to_their_scheme() -> None:
+    # apprise logs the URL it failed to load, tokens and all, at ERROR.
+    line = _logged("apprise", "Could not load Slack URL: %s", "slack://T0AAA/B0BBB/CCCCsecret")
+    assert "slack://***" in line and "CCCCsecret" not in line and "T0AAA" not in line
+
+
+def test_redact_02_a_receiver_echoing_the_routing_key_is_scrubbed() -> None:
+    from kafka_watchdog.config import load_config_text
+
+    load_config_text(
+        "clusters: [{name: p, bootstrap_servers: 'k:9092'}]\n"
+        "alerting: {receivers: [{name: pd, pagerduty: {routing_key: R0UTINGKEY123}}]}\n",
+        "c.yaml",
+        {},
+    )
+    line = _logged(
+        "kafka_watchdog.alerting.delivery",
+        "PagerDuty answered 400: %s",
+        '{"routing_key": "R0UTINGKEY123", "message": "Invalid"}',
+    )
+    assert "R0UTINGKEY123" not in line and "***" in line
+
+
+def test_redact_03_apprise_url_tokens_are_scrubbed_alone_too() -> None:
+    from kafka_watchdog.config import load_config_text
+
+    load_config_text(
+        "clusters: [{name: p, bootstrap_servers: 'k:9092'}]\n"
+        "alerting: {receivers: [{name: c, apprise: ['slack://T0AAAAAA/B0BBBBBB/Xtok3nXtok3n']}]}\n",
+        "c.yaml",
+        {},
+    )
+    line = _logged("somewhere.else", "posting to hooks.slack.com/services/%s", "Xtok3nXtok3n")
+    assert "Xtok3nXtok3n" not in line and "hooks.slack.com" in line

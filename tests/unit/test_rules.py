@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+
+import pytest
+from pydantic import ValidationError
 
 from kafka_watchdog.alerting.evaluation import effective_rules, evaluate
+from kafka_watchdog.config.alerting import AlertingConfig, RuleOverride
 from kafka_watchdog.detection.assess import assess
+from kafka_watchdog.model.disks import BrokerDisks, LogDir
 from kafka_watchdog.model.events import (
+    CommitBelowStart,
     ControllerChange,
     Event,
     EventKind,
     IsrChange,
     Truncation,
     UncleanElection,
+)
+from kafka_watchdog.model.foresight import (
+    GroupForesight,
+    PartitionForesight,
+    Rates,
+    TopicForesight,
 )
 from kafka_watchdog.model.health import ClusterHealth
 from kafka_watchdog.model.lag import GroupLag, LagStatus, PartitionLag
@@ -28,6 +41,7 @@ from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.model.unknown import Blind, Unknowns
 from kafka_watchdog.rules.finding import Finding
 from kafka_watchdog.rules.registry import BY_NAME, RULES
+from kafka_watchdog.rules.spec import DEFAULT_RUNBOOK_BASE_URL, DaemonOnly, RuleSpec
 
 NOW = 10_000.0
 
@@ -100,10 +114,43 @@ LAG = frozen_map(
     }
 )
 
+# Foresight: billing never catches up on orders, and retention reaches its unread records on
+# orders-0 in 10 minutes; broker 2's second log dir failed; retention already deleted
+# records billing had not read on orders-2.
+FORESIGHT = frozen_map(
+    {
+        "billing": GroupForesight(
+            "billing",
+            frozen_map({"orders": TopicForesight("orders", math.inf, 600.0, 0)}),
+            (
+                PartitionForesight("orders", 0, Rates(0.0, 5.0, 60.0), math.inf, 600.0, "time"),
+                PartitionForesight("orders", 2, Rates(0.0, 0.0, 60.0), 0.0, math.inf),
+            ),
+        )
+    }
+)
+DISKS = frozen_map(
+    {
+        2: BrokerDisks(
+            2,
+            frozen_map(
+                {
+                    "/d0": LogDir("/d0", None, frozen_map({("orders", 2): 10})),
+                    "/d1": LogDir("/d1", "KAFKA_STORAGE_ERROR", frozen_map({("orders", 0): 5})),
+                }
+            ),
+            NOW,
+        )
+    }
+)
+SKIPPED = event(EventKind.OFFSET_BELOW_LOG_START, CommitBelowStart(10, 25), NOW - 3,
+                topic="orders", partition=2, group="billing")  # fmt: skip
+
 # (case, state): between them every rule of the registry finds something.
 STATES = [
-    ("01 broken partitions, a gone broker, data loss, rates, lag", state(
-        snapshot(), events=EVENTS, lag=LAG, known_brokers=frozenset({1, 2, 3}))),
+    ("01 broken partitions, a gone broker, data loss, rates, lag, foresight, disks", state(
+        snapshot(), events=(*EVENTS, SKIPPED), lag=LAG, known_brokers=frozenset({1, 2, 3}),
+        foresight=FORESIGHT, log_dirs=DISKS)),
     ("02 no controller known, ZooKeeper session lost", state(
         snapshot(controller=None), health=state(None).health.with_zookeeper_state("LOST"))),
     ("03 the watchdog lost sight of the cluster", state(None, fresh=False)),
@@ -122,6 +169,7 @@ def test_01_each_rule_is_declared_once_with_a_runbook() -> None:
     assert len(BY_NAME) == len(RULES)
     for rule in RULES:
         assert rule.runbook == f"docs/runbooks/{rule.name}.md"
+        assert rule.runbook_url() == f"{DEFAULT_RUNBOOK_BASE_URL}/{rule.name}.md"
         assert rule.summary.endswith("."), rule.name
         # The summary (docs, config help) names the threshold exactly when there is one.
         assert (rule.threshold is not None) == ("`threshold`" in rule.summary), rule.name
@@ -134,7 +182,7 @@ def test_02_every_rule_finds_its_condition_with_the_labels_it_declares() -> None
     for case, f in found:
         declared = {"kafka_cluster", *BY_NAME[f.rule].labels}
         assert set(f.labels) == declared, (case, f.rule, sorted(f.labels))
-        assert (f.severity, f.runbook) == (BY_NAME[f.rule].severity, BY_NAME[f.rule].runbook)
+        assert (f.severity, f.runbook) == (BY_NAME[f.rule].severity, BY_NAME[f.rule].runbook_url())
 
 
 def test_03_a_cluster_without_a_view_is_held_and_only_judged_by_sight() -> None:
@@ -144,3 +192,29 @@ def test_03_a_cluster_without_a_view_is_held_and_only_judged_by_sight() -> None:
     assert {f.rule for f in lost} == {"cluster_unseen"}  # needs_snapshot=False only
     just_started = state(None, fresh=False, health=ClusterHealth("prod"))
     assert evaluate(rules, [just_started], NOW) == ([], frozenset({"prod"}))
+
+
+def test_04_runbook_links_are_absolute_from_one_base() -> None:
+    wiki = "https://wiki.example.com/kafka/runbooks"
+    config = AlertingConfig(
+        runbook_base_url=wiki + "/",
+        rules={"consumer_lag": RuleOverride(runbook="https://wiki.example.com/lag")},
+    )
+    rules = effective_rules(config.rules, config.runbook_base_url)
+    assert rules["under_replicated"].runbook == f"{wiki}/under_replicated.md"
+    assert rules["consumer_lag"].runbook == "https://wiki.example.com/lag"  # the rule's own
+    assert AlertingConfig().runbook_base_url == DEFAULT_RUNBOOK_BASE_URL
+    for relative in ("docs/runbooks", "wiki.example.com/kafka", "https://a b/c", "file:///x"):
+        with pytest.raises(ValidationError, match="absolute http"):
+            AlertingConfig(runbook_base_url=relative)
+
+
+def test_05_a_rule_without_its_prometheus_form_is_refused_where_it_is_declared() -> None:
+    # Engineers add rules while others change the registry: a declaration that says nothing
+    # about Prometheus fails at import (and in mypy), it does not silently lack an alert.
+    with pytest.raises(TypeError, match="prometheus"):
+        RuleSpec("x", "warning", "X.", (), lambda rule, state, now: ())  # type: ignore[call-arg]
+    daemon_only = RuleSpec(
+        "x", "warning", "X.", (), lambda rule, state, now: (), prometheus=DaemonOnly("why")
+    )
+    assert isinstance(daemon_only.prometheus, DaemonOnly)

@@ -17,16 +17,19 @@ from kafka_watchdog.config.alerting import AlertingConfig, RuleOverride
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.rules.finding import Finding
 from kafka_watchdog.rules.registry import RULES
-from kafka_watchdog.rules.spec import Settings
+from kafka_watchdog.rules.spec import DEFAULT_RUNBOOK_BASE_URL, Settings
 
 
-def effective_rules(overrides: Mapping[str, RuleOverride]) -> dict[str, Settings]:
-    """Every rule of the registry with the user's overrides applied."""
+def effective_rules(
+    overrides: Mapping[str, RuleOverride], runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
+) -> dict[str, Settings]:
+    """Every rule of the registry with the user's overrides applied; runbooks link to the
+    rule's page under `runbook_base_url` unless a rule names its own."""
     rules = {}
     for spec in RULES:
         o = overrides.get(spec.name)
         if o is None:
-            rules[spec.name] = spec.settings()
+            rules[spec.name] = spec.settings(runbook_base_url=runbook_base_url)
             continue
         rules[spec.name] = spec.settings(
             enabled=o.enabled,
@@ -37,6 +40,7 @@ def effective_rules(overrides: Mapping[str, RuleOverride]) -> dict[str, Settings
             runbook=o.runbook,
             topics=o.topics,
             groups=o.groups,
+            runbook_base_url=runbook_base_url,
         )
     return rules
 
@@ -90,7 +94,7 @@ class Evaluation:
     """The incidents and the notification groups, and how one evaluation moves them."""
 
     def __init__(self, config: AlertingConfig, routes: Sequence[Route]) -> None:
-        self.rules = effective_rules(config.rules)
+        self.rules = effective_rules(config.rules, config.runbook_base_url)
         self.book = AlertBook(
             {n: r.for_ for n, r in self.rules.items()}, config.flap_window, config.flap_count
         )
@@ -114,11 +118,14 @@ class Evaluation:
         silences: Iterable[Silence],
         now: float,
         notify: bool,
+        own: Iterable[Finding] = (),
     ) -> Outcome:
         """Evaluate the rules and update the incidents; the notifier also advances the
-        groups (a standby keeps its incident timers warm but tells nobody)."""
+        groups (a standby keeps its incident timers warm but tells nobody). `own` are
+        alerting's findings about itself (its state was lost)."""
         states = tuple(states)
         findings, held = evaluate(self.rules, states, now)
+        findings.extend(own)
         changed = self.book.update(findings, now, held, holding(self.rules, states, now))
         if not notify:
             return Outcome(changed, [])
@@ -128,6 +135,12 @@ class Evaluation:
     def to_json(self) -> dict[str, Any]:
         return {"alerts": self.book.to_json(), "groups": self.dispatcher.to_json()}
 
-    def load(self, state: Mapping[str, Any]) -> None:
-        self.book.load(state.get("alerts") or [])
-        self.dispatcher.load(state.get("groups") or {})
+    def load(self, state: Mapping[str, Any]) -> int:
+        """Returns how many alerts and groups could not be read (skipped)."""
+        alerts, groups = state.get("alerts") or [], state.get("groups") or {}
+        skipped = 0
+        if not isinstance(alerts, list):
+            alerts, skipped = [], skipped + 1
+        if not isinstance(groups, Mapping):
+            groups, skipped = {}, skipped + 1
+        return skipped + self.book.load(alerts) + self.dispatcher.load(groups)

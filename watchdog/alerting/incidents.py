@@ -144,5 +144,15 @@ class AlertBook:
     def to_json(self) -> list[dict[str, Any]]:
         return [a.to_json() for a in self.alerts.values()]
 
-    def load(self, data: Iterable[Mapping[str, Any]]) -> None:
-        self.alerts = {a.fingerprint: a for a in map(Alert.from_json, data)}
+    def load(self, data: Iterable[Mapping[str, Any]]) -> int:
+        """Alerts from the state file; returns how many could not be read (skipped)."""
+        self.alerts = {}
+        skipped = 0
+        for item in data:
+            try:
+                alert = Alert.from_json(item)
+            except (TypeError, ValueError, KeyError, AttributeError):
+                skipped += 1
+                continue
+            self.alerts[alert.fingerprint] = alert
+        return skipped

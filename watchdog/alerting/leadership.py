@@ -46,12 +46,40 @@ class ZooKeeperLeadership:
         return self._holding.is_set() and not self._suspended.is_set()
 
     async def start(self) -> None:
+        """Start connecting, in the background: an unreachable ZooKeeper must not stop the
+        daemon (it used to exit with a KazooTimeoutError traceback). Until this replica
+        holds the lock it does not notify; `contend` says so once, clearly."""
         # The lock is a write: this session may not be read-only.
         self._client = KazooClient(**{**self.zk.kazoo_options(), "read_only": False})
         self._client.add_listener(self._on_state)
-        await asyncio.to_thread(self._client.start, self.zk.connect_timeout)
-        await asyncio.to_thread(self._client.ensure_path, self.root)
+        self._client.start_async()  # kazoo reconnects forever (connection_retry)
         log.info("alerting HA: %s contends for %s", self.identity, self.root)
+
+    async def _connected(self, client: KazooClient) -> None:
+        """Wait for the session and the lock's parent path; one clear line while it fails."""
+        loop = asyncio.get_running_loop()
+        warned_at = loop.time() + self.zk.connect_timeout
+        warned = False
+        while True:
+            if client.connected:
+                try:
+                    await asyncio.to_thread(client.ensure_path, self.root)
+                except KazooException as exc:
+                    log.debug("alerting HA: cannot create %s yet: %r", self.root, exc)
+                else:
+                    if warned:
+                        log.warning("alerting HA: ZooKeeper %s reachable again", self.zk.connect)
+                    return
+            if not warned and loop.time() >= warned_at:
+                warned = True
+                log.error(
+                    "alerting HA: ZooKeeper %s is unreachable; this replica does not notify "
+                    "until it holds the notifier lock (notifications wait in its outbox; "
+                    "kafka_watchdog_alerting_notifier is 0). docs/alerting.md, High "
+                    "availability",
+                    self.zk.connect,
+                )
+            await asyncio.sleep(0.5)
 
     def _on_state(self, state: str) -> None:
         # kazoo's thread: must not block.
@@ -69,6 +97,7 @@ class ZooKeeperLeadership:
         client = self._client
         assert client is not None
         try:
+            await self._connected(client)
             while True:
                 # A fresh Lock after each loss: the old one may still believe it is held.
                 lock = self._lock = client.Lock(f"{self.root}/lock", self.identity)

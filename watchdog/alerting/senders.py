@@ -15,6 +15,8 @@ and one line in `senders_for`.
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 from collections.abc import Iterable
 from typing import Any, Protocol
@@ -33,9 +35,45 @@ Payload = dict[str, Any]
 
 
 class DeliveryError(Exception):
-    def __init__(self, message: str, permanent: bool = False) -> None:
+    """`permanent`: the receiver refused the request as such (a 4xx but 408/429: a wrong
+    webhook, a revoked key), so retrying cannot help: it is dropped and counted.
+    `retry_after`: the receiver said when to try again (429/503 Retry-After), seconds."""
+
+    def __init__(
+        self, message: str, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
+
+
+def permanent_status(status: int) -> bool:
+    return 400 <= status < 500 and status not in (408, 425, 429)
+
+
+def retry_after(value: str | None, now: float) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _http_status(messages: Iterable[str]) -> int | None:
+    """apprise reports a failed HTTP call only in its log ("... error=404."): the status
+    tells a wrong webhook (permanent) from an outage."""
+    for message in messages:
+        found = re.search(r"error=(\d{3})\b", message)
+        if found:
+            return int(found.group(1))
+    return None
 
 
 class Sender(Protocol):
@@ -98,15 +136,33 @@ class AppriseSender:
             # The URL is a secret: name the scheme only.
             scheme = self._url.split("://", 1)[0]
             raise DeliveryError(f"apprise cannot use this {scheme}:// URL", permanent=True)
+
+        def notify() -> tuple[bool, int | None]:
+            said: list[str] = []
+            kwargs: dict[str, Any] = {
+                "body": payload["body"],
+                "title": payload["title"],
+                "notify_type": _NOTIFY_TYPE.get(payload["kind"], apprise.NotifyType.INFO),
+            }
+            try:  # apprise >= 2: its log lines of this call, whatever thread sent it
+                ok = notifier.notify(
+                    **kwargs,
+                    log_callback=lambda entry, _service: said.append(str(entry.message)),
+                    log_level=logging.WARNING,
+                )
+            except TypeError:
+                ok = notifier.notify(**kwargs)
+            return bool(ok), _http_status(said)
+
         # apprise's notify blocks (it does its own HTTP): keep the event loop free.
-        ok = await asyncio.to_thread(
-            notifier.notify,
-            body=payload["body"],
-            title=payload["title"],
-            notify_type=_NOTIFY_TYPE.get(payload["kind"], apprise.NotifyType.INFO),
-        )
+        ok, status = await asyncio.to_thread(notify)
         if not ok:
-            raise DeliveryError("apprise reported a failed delivery (see its log above)")
+            scheme = self._url.split("://", 1)[0]
+            if status is not None:
+                raise DeliveryError(
+                    f"{scheme}:// answered {status}", permanent=permanent_status(status)
+                )
+            raise DeliveryError(f"{scheme}:// delivery failed (apprise's log says why)")
 
 
 async def _post(session: aiohttp.ClientSession, url: str, payload: Any, what: str) -> None:
@@ -115,8 +171,13 @@ async def _post(session: aiohttp.ClientSession, url: str, payload: Any, what: st
             if response.status < 300:
                 return
             text = (await response.text())[:300]
-            permanent = 400 <= response.status < 500 and response.status not in (408, 429)
-            raise DeliveryError(f"{what} answered {response.status}: {text}", permanent)
+            raise DeliveryError(
+                f"{what} answered {response.status}: {text}",
+                permanent_status(response.status),
+                retry_after(response.headers.get("Retry-After"), time.time())
+                if response.status in (429, 503)
+                else None,
+            )
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise DeliveryError(f"{what} unreachable: {type(exc).__name__}: {exc}") from None
 

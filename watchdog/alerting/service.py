@@ -32,8 +32,14 @@ from kafka_watchdog.config.alerting import AlertingConfig
 from kafka_watchdog.model.published import Published
 from kafka_watchdog.model.snapshot import frozen_map
 from kafka_watchdog.model.state import ClusterBoard
+from kafka_watchdog.rules.finding import Finding
 
 log = logging.getLogger(__name__)
+
+# The alert that says the alerting state was lost (a damaged state file moved aside) fires
+# for this long after the start that found it, then resolves.
+STATE_LOST_FIRING = 3600.0
+STATE_LOST_RULE = "alerting_state_lost"
 
 Loop = Callable[[], Coroutine[Any, Any, None]]
 
@@ -45,7 +51,9 @@ class AlertingService:
         self.receivers = tuple(r.name for r in config.receivers)
         self.status = Published(AlertingStatus(self.receivers))
         self.outbox = Outbox(config.state_dir)
-        self.silences = Silences(config.silences, self.outbox, self._publish)
+        self.silences = Silences(
+            config.silences, self.outbox, self._publish, max_silences=config.max_silences
+        )
         self.ha = HighAvailability(config.ha) if config.ha is not None else None
         self._session: aiohttp.ClientSession | None = None
         self.delivery = self._delivery([])
@@ -53,6 +61,8 @@ class AlertingService:
         # Evaluations completed: lets an operator (and the tests) tell "nothing happened"
         # from "nothing was evaluated" (a stuck or starved loop).
         self.evaluations = 0
+        self._lost_at: float | None = None  # when a damaged state file was moved aside
+        self._skipped_at_load = 0
 
     def _notifies(self) -> bool:
         return self.ha is None or self.ha.is_leader
@@ -90,9 +100,16 @@ class AlertingService:
         ]
         self.evaluation = Evaluation(self.config, routes)
         self.delivery = self._delivery(senders)
-        self.evaluation.load(
+        if self.outbox.lost is not None:
+            self._lost_at = time.time()
+        self._skipped_at_load = self.evaluation.load(
             {"alerts": await self.outbox.load("alerts"), "groups": await self.outbox.load("groups")}
         )
+        if self._skipped_at_load:
+            log.error(
+                "alerting: %d saved alerts or groups were unreadable and skipped",
+                self._skipped_at_load,
+            )
         await self.silences.load(time.time())
         if self.ha is not None:
             await self.ha.leadership.start()
@@ -126,9 +143,28 @@ class AlertingService:
 
     # -- evaluation -----------------------------------------------------------------------
 
+    def _own_findings(self, now: float) -> list[Finding]:
+        """Alerting's findings about itself: its saved state was damaged and set aside, so
+        open incidents may be paged again and silences from the API are gone."""
+        if self._lost_at is None or now - self._lost_at > STATE_LOST_FIRING:
+            return []
+        return [
+            Finding(
+                rule=STATE_LOST_RULE,
+                severity="warning",
+                labels={"kafka_cluster": ""},
+                summary="kafka-watchdog's alerting state was damaged and set aside: open "
+                "incidents may be paged again and API silences are gone "
+                f"({(self.outbox.lost or '')[:300]})",
+                runbook="docs/alerting.md#the-state-dir",
+            )
+        ]
+
     async def evaluate_once(self, now: float) -> list[Notification]:
         notify = self._notifies()
-        outcome = self.evaluation.step(self.board.states(), self.silences.all(), now, notify)
+        outcome = self.evaluation.step(
+            self.board.states(), self.silences.all(), now, notify, self._own_findings(now)
+        )
         for alert in outcome.changed:
             log.log(
                 logging.WARNING if alert.state is State.FIRING else logging.INFO,
@@ -140,12 +176,20 @@ class AlertingService:
         if not notify:
             # A standby replica keeps its incident timers warm but tells nobody.
             if outcome.changed:
-                await self.outbox.save({"alerts": self.evaluation.book.to_json()})
+                await self._save_or_not({"alerts": self.evaluation.book.to_json()})
             self._publish()
             return []
         rows = [row for n in outcome.notifications for row in self._outbox_rows(n)]
-        if outcome.changed or outcome.notifications:
-            await self.outbox.save(self.evaluation.to_json(), rows, now)
+        # After a failed write, every evaluation writes again until one succeeds: the
+        # groups told from memory meanwhile are saved as told.
+        if outcome.changed or outcome.notifications or self.outbox.write_error is not None:
+            if not await self._save_or_not(self.evaluation.to_json(), rows, now):
+                # The disk refuses (full, read-only): page from memory all the same. The
+                # groups stay told in memory, so the next evaluation does not page again,
+                # and the next write that succeeds saves them as told.
+                self.delivery.send_unsaved(rows)
+                self._publish()
+                return outcome.notifications
             self._handover_changed()
         if rows:
             await self.delivery.refresh_queue()
@@ -154,6 +198,17 @@ class AlertingService:
             self.delivery.alertmanager_wake.set()  # Alertmanager hears of it now, too
         self._publish()
         return outcome.notifications
+
+    async def _save_or_not(
+        self, state: dict[str, Any], rows: list[Row] | None = None, now: float = 0.0
+    ) -> bool:
+        """Save; False when the store refused (the error is recorded by the outbox, on
+        /readyz and in the metrics, and retried at the next evaluation)."""
+        try:
+            await self.outbox.save(state, rows or [], now)
+        except Exception:  # sqlite3.Error, OSError: recorded in outbox.error
+            return False
+        return True
 
     def _outbox_rows(self, n: Notification) -> list[Row]:
         rows: list[Row] = []
@@ -172,6 +227,7 @@ class AlertingService:
                     self.evaluation, self.outbox, time.time()
                 ):
                     self.delivery.wake()
+                await self.outbox.check()
                 await self.evaluate_once(time.time())
             except Exception:  # a bug in a rule must not stop alerting
                 log.exception("alert evaluation failed")
@@ -211,5 +267,11 @@ class AlertingService:
                 dropped=frozen_map(delivery.dropped),
                 queued=frozen_map(delivery.queued),
                 evaluations=self.evaluations,
+                state_error=self.outbox.error,
+                state_write_failures=self.outbox.write_failures,
+                state_rows_skipped=self.outbox.skipped
+                + self.silences.skipped
+                + self._skipped_at_load,
+                state_lost=self.outbox.lost,
             )
         )

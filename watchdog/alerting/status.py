@@ -24,3 +24,9 @@ class AlertingStatus:
     dropped: Mapping[tuple[str, str], int] = field(default_factory=frozen_map)
     queued: Mapping[str, int] = field(default_factory=frozen_map)  # receiver -> in the outbox
     evaluations: int = 0  # evaluations completed since start
+    # The alerting state on disk: why it is not being kept right now (None: all is well),
+    # writes that failed, rows skipped as unreadable, and why the old state was set aside.
+    state_error: str | None = None
+    state_write_failures: int = 0
+    state_rows_skipped: int = 0
+    state_lost: str | None = None

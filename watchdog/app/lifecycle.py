@@ -9,7 +9,7 @@ import functools
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -18,13 +18,24 @@ from kafka_watchdog import __version__
 from kafka_watchdog.alerting.incidents import State
 from kafka_watchdog.alerting.service import AlertingService
 from kafka_watchdog.alerting.status import AlertingStatus
+from kafka_watchdog.alerting.store import StateDirInUse
 from kafka_watchdog.app.supervisor import Supervisor
 from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import WatchdogConfig
+from kafka_watchdog.config.web import LoadedWebConfig, load_web_config
 from kafka_watchdog.model.published import Published
 from kafka_watchdog.model.state import ClusterBoard
 from kafka_watchdog.sinks.metrics import MetricsRenderer
-from kafka_watchdog.web.routes import ALERTING, BOARD, RENDERER, SILENCES, add_routes
+from kafka_watchdog.web.connections import CappedSite
+from kafka_watchdog.web.routes import (
+    ALERTING,
+    BOARD,
+    MAX_SILENCE_DURATION,
+    RENDERER,
+    SILENCES,
+    add_routes,
+)
+from kafka_watchdog.web.security import GUARD, WebGuard, guard
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +139,16 @@ def alerted_groups(status: Published[AlertingStatus], cluster: str) -> set[str]:
 DAEMON = web.AppKey("daemon", Daemon)
 
 
-def build_app(config: WatchdogConfig) -> web.Application:
+def build_app(config: WatchdogConfig, web_config: LoadedWebConfig | None = None) -> web.Application:
     """Construct everything; no connection is made until the app starts."""
-    app = web.Application()
+    # The guard is the app's only middleware and wraps every route, present and future.
+    app = web.Application(middlewares=[guard])
+    app[GUARD] = WebGuard(
+        web_config or load_web_config(config.server.web_config_file),
+        allow_unauthenticated_writes=config.server.allow_unauthenticated_writes,
+        request_timeout=config.server.request_timeout,
+    )
+    app[MAX_SILENCE_DURATION] = config.alerting.max_silence_duration
     daemon = Daemon(config)
     app[DAEMON] = daemon
     app[BOARD] = daemon.board
@@ -167,7 +185,7 @@ def _bind(config: WatchdogConfig) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(128)
+        sock.listen(min(128, max(8, config.server.max_connections // 2)))
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
@@ -183,8 +201,83 @@ def _bind(config: WatchdogConfig) -> socket.socket:
     return sock
 
 
-async def serve(config: WatchdogConfig, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or `stop` is set). Raises StartupError if it cannot serve."""
+Reloader = Callable[[], WatchdogConfig]
+"""Reads and validates the config file again (raises ConfigError)."""
+
+
+def _reload(app: web.Application, current: WatchdogConfig, reload: Reloader | None) -> None:
+    """SIGHUP: read the config again; apply what can change live, keep the old on error.
+
+    Live: the web config file (TLS certificate and key, client CA, basic_auth_users, read
+    again even when only they changed: certificate rotation) and the server's write policy
+    and request timeout. Everything else (clusters, alerting) is reported as needing a
+    restart: applying it means restarting every loop and connection anyway, which a restart
+    does with less risk. docs/security.md, "Reloading"."""
+    if reload is None:
+        log.warning("SIGHUP ignored: no config file to reload")
+        return
+    try:
+        fresh = reload()
+        web_config = load_web_config(fresh.server.web_config_file)
+    except Exception as exc:  # ConfigError, WebConfigError: one clear message each
+        log.error("SIGHUP: the config is not valid; keeping the running one:\n%s", exc)
+        return
+    old = app[GUARD]
+    if (old.loaded.ssl_context is None) != (web_config.ssl_context is None):
+        log.error("SIGHUP: switching TLS on or off needs a restart; keeping the running web config")
+        return
+    if old.loaded.ssl_context is not None and web_config.config.tls_server_config is not None:
+        # Handshakes from now on use the new certificate and CA (same context object: the
+        # listening socket keeps it).
+        tls = web_config.config.tls_server_config
+        base = web_config.path.parent if web_config.path is not None else None
+        _reload_tls(old.loaded.ssl_context, tls, base)
+        web_config = LoadedWebConfig(web_config.config, old.loaded.ssl_context, web_config.path)
+    old.replace(web_config)
+    old.allow_unauthenticated_writes = fresh.server.allow_unauthenticated_writes
+    old.request_timeout = fresh.server.request_timeout
+    changed = [
+        section
+        for section in ("clusters", "collection", "lag", "metrics", "alerting", "log")
+        if getattr(fresh, section) != getattr(current, section)
+    ]
+    if fresh.server.listen != current.server.listen:
+        changed.append("server.listen")
+    if fresh.server.max_connections != current.server.max_connections:
+        changed.append("server.max_connections")
+    log.warning(
+        "SIGHUP: web config reloaded (%d basic auth users, TLS %s)%s",
+        len(web_config.config.basic_auth_users),
+        "on" if web_config.ssl_context is not None else "off",
+        f"; changed but applied only by a restart: {', '.join(changed)}" if changed else "",
+    )
+
+
+def _reload_tls(context: Any, tls: Any, base: Any) -> None:
+    import ssl
+
+    def resolve(p: Any) -> str:
+        return str(p if p.is_absolute() or base is None else base / p)
+
+    context.load_cert_chain(resolve(tls.cert_file), resolve(tls.key_file))
+    if tls.client_ca_file is not None:
+        context.load_verify_locations(cafile=resolve(tls.client_ca_file))
+    context.verify_mode = {
+        "NoClientCert": ssl.CERT_NONE,
+        "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+        "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+    }[tls.effective_client_auth]
+
+
+async def serve(
+    config: WatchdogConfig, stop: asyncio.Event | None = None, reload: Reloader | None = None
+) -> None:
+    """Run until SIGTERM/SIGINT (or `stop` is set); SIGHUP reloads what can change live.
+    Raises StartupError if it cannot serve."""
+    try:
+        web_config = load_web_config(config.server.web_config_file)
+    except ValueError as exc:
+        raise StartupError(f"server.web_config_file: {exc}") from None
     # Bind before anything starts: a port in use is reported before any connection is made.
     sock = _bind(config)
     stop = stop or asyncio.Event()
@@ -192,24 +285,46 @@ async def serve(config: WatchdogConfig, stop: asyncio.Event | None = None) -> No
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    app = build_app(config)
+    app = build_app(config, web_config)
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGHUP, _reload, app, config, reload)
     runner = web.AppRunner(
-        app, handle_signals=False, access_log=None, shutdown_timeout=HTTP_SHUTDOWN
+        app,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=HTTP_SHUTDOWN,
+        keepalive_timeout=config.server.keepalive_timeout,
     )
-    await runner.setup()
     try:
-        await web.SockSite(runner, sock).start()
+        await runner.setup()  # starts the daemon (cleanup_ctx): the state_dir's lock
+    except StateDirInUse as exc:
+        await runner.cleanup()
+        sock.close()
+        raise StartupError(str(exc)) from None
+    scheme = "https" if web_config.ssl_context is not None else "http"
+    try:
+        await CappedSite(
+            runner,
+            sock,
+            app[GUARD],
+            config.server.max_connections,
+            ssl_context=web_config.ssl_context,
+        ).start()
         log.info(
-            "kafka-watchdog %s serving on http://%s (/metrics, /healthz, /readyz)",
+            "kafka-watchdog %s serving on %s://%s (/metrics, /healthz, /readyz)",
             __version__,
+            scheme,
             config.server.listen,
-            extra={"clusters": len(config.clusters)},
+            extra={
+                "clusters": len(config.clusters),
+                "authentication": "on" if web_config.config.authenticates else "off",
+            },
         )
         await stop.wait()
         log.info("stopping: draining collection loops and closing connections")
     finally:
         await runner.cleanup()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
     log.info("stopped")

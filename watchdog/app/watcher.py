@@ -24,13 +24,18 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from kafka_watchdog.app.supervisor import Supervisor
 from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig
+from kafka_watchdog.detection import disks
 from kafka_watchdog.detection.assess import assess
-from kafka_watchdog.detection.diff import Differ
+from kafka_watchdog.detection.diff import Differ, records_skipped
+from kafka_watchdog.detection.foresight import ForesightTracker
+from kafka_watchdog.detection.lag_history import LagHistory
 from kafka_watchdog.detection.lag_tracker import LagTracker
 from kafka_watchdog.model.assemble import assemble
 from kafka_watchdog.model.assessment import Assessment
 from kafka_watchdog.model.events import Event, EventKind
+from kafka_watchdog.model.foresight import GroupForesight
 from kafka_watchdog.model.health import ClusterHealth, SourceHealth
+from kafka_watchdog.model.lag import GroupLag
 from kafka_watchdog.model.parts import AdminView, LogOffsets, Timed, ZkView
 from kafka_watchdog.model.snapshot import GroupState, frozen_map
 from kafka_watchdog.model.state import ClusterBoard, ClusterState
@@ -39,6 +44,7 @@ from kafka_watchdog.model.unknown import Blind, Unknowns, carry, unknown_since
 from kafka_watchdog.sources import kafka_errors
 from kafka_watchdog.sources.errors import PartialAnswer, SourceError
 from kafka_watchdog.sources.isolated import IsolatedAdminSource
+from kafka_watchdog.sources.logdirs import LogDirsSource
 from kafka_watchdog.sources.quorum import QuorumSource
 from kafka_watchdog.sources.zkmirror import ZkMirror
 from kafka_watchdog.sources.zookeeper import ZooKeeperSource
@@ -57,6 +63,8 @@ STOP_TIMEOUT = 5.0
 LOG_EVENTS_MAX = 20
 # Events kept (and published) since the start: the event rules look back an hour at most.
 EVENTS_KEPT = 1000
+# A stage woken by an event (the log dirs after an ISR shrink) runs at most this often.
+WAKE_GAP = 5.0
 
 
 class ClusterWatcher:
@@ -75,12 +83,24 @@ class ClusterWatcher:
         self.min_replication_factor = min_replication_factor
         lag = lag or LagConfig()
         self.lag = LagTracker(lag.window, lag.min_samples, lag.history_points)
+        self.foresight = ForesightTracker(lag.window, lag.caught_up_within)
+        self.lag_history = LagHistory()
+        self._foresight: Mapping[str, GroupForesight] = frozen_map()
+        # Records deleted before a group read them, (group, topic) -> records.
+        self.skipped: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._published_skipped: Mapping[tuple[str, str], int] = frozen_map()
+        self.disks: disks.Disks = frozen_map()
+        self._sizes: dict[tuple[str, int], int] = {}
+        self._size_history = disks.SizeHistory()
+        # Set by an ISR shrink: a failed disk shows there first; read the log dirs at once.
+        self._wake_log_dirs = asyncio.Event()
         self.known_brokers: set[int] = set()
         self.store = SnapshotStore()
         self.health = ClusterHealth(cluster.name, zookeeper_configured=bool(cluster.zookeeper))
         timeout = collection.request_timeout
         self.admin = IsolatedAdminSource(cluster, timeout, collection.max_concurrent_requests)
         self.quorum = QuorumSource(cluster, timeout)
+        self.logdirs = LogDirsSource(cluster, timeout)
         self.zookeeper = (
             ZooKeeperSource(cluster, self._on_zookeeper_state) if cluster.zookeeper else None
         )
@@ -150,6 +170,10 @@ class ClusterWatcher:
                 unknown=self._unknowns(),
                 events_since=self._started_at,
                 admin_worker_restarts=frozen_map(self.admin.deaths),
+                foresight=self._foresight,
+                lag_history=self.lag_history.latest,
+                records_skipped=self._published_skipped,
+                log_dirs=self.disks,
             )
         )
 
@@ -167,13 +191,15 @@ class ClusterWatcher:
             ("quorum", c.metadata_interval, self._collect_quorum),
             ("offsets", c.offsets_interval, self._collect_offsets),
             ("configs", c.configs_interval, self._collect_configs),
+            ("logdirs", c.log_dirs_interval, self._collect_log_dirs),
         ]
         if self.zookeeper is not None:
             loops.append(("zookeeper", c.metadata_interval, self._check_zookeeper))
         for stage, interval, step in loops:
+            wake = self._wake_log_dirs if stage == "logdirs" else None
             supervisor.start(
                 f"{stage}:{self.name}",
-                functools.partial(self._every, interval, stage, step),
+                functools.partial(self._every, interval, stage, step, wake),
                 kafka_cluster=self.name,
             )
 
@@ -190,6 +216,7 @@ class ClusterWatcher:
         closing: dict[str, Awaitable[None]] = {
             "Admin API worker": self.admin.close(),
             "quorum client": self.quorum.close(),
+            "log dirs client": self.logdirs.close(),
         }
         if self.zookeeper is not None:
             if self.mirror is not None:
@@ -296,7 +323,8 @@ class ClusterWatcher:
         missing = [tp for tp in every if fresh.get(tp, (None, None))[1] is None]
         self._unknown_partitions = unknown_since(self._unknown_partitions, missing, started)
         now = time.time()
-        self.lag.observe(groups, offsets, now, self._unknown_groups, self._unknown_partitions)
+        lag = self.lag.observe(groups, offsets, now, self._unknown_groups, self._unknown_partitions)
+        self._look_ahead(lag, offsets, now)
         self._update(offsets=Timed(offsets, now), groups=Timed(groups, now))
         if failure is not None:
             raise failure
@@ -328,6 +356,42 @@ class ClusterWatcher:
                 start, end = (start if start is not None else last[tp][0]), last[tp][1]
             merged[tp] = (start, end)
         return merged
+
+    def _look_ahead(self, lag: Mapping[str, GroupLag], offsets: LogOffsets, now: float) -> None:
+        """Lag foresight and the lag history, from the cycle the lag tracker just saw."""
+        configs = self.view.configs.value if self.view.configs is not None else frozen_map()
+        self._foresight = self.foresight.observe(
+            lag, self.lag.samples, offsets, configs, self._sizes, now
+        )
+        self.lag_history.record(lag, now)
+
+    async def _collect_log_dirs(self) -> None:
+        """Each registered broker's log dirs; a broker that no longer is registered keeps
+        its last known dirs, unknown since now."""
+        await self._first_view.wait()
+        snap = self.store.latest
+        assert snap is not None
+        registered = sorted(snap.brokers)
+        partitions = {t.name: [p.partition for p in t.partitions] for t in snap.topics.values()}
+        now = time.time()
+        answers: dict[int, disks.Answer] = dict(
+            await self.logdirs.describe(registered, partitions, now)
+        )
+        for broker in self.disks.keys() - answers.keys():
+            answers[broker] = f"broker {broker} is not registered"
+        merged = self._size_history.with_growth(disks.merge(self.disks, answers, now), now)
+        events = disks.events(self.name, self.disks, merged, now)
+        self.disks = merged
+        self._sizes = disks.partition_sizes(merged)
+        if events:
+            self._record(events)
+        self._publish()
+        failed = [answers[b] for b in registered if isinstance(answers.get(b), str)]
+        if failed:
+            raise SourceError(
+                f"cluster {self.name!r}: {len(failed)} of {len(registered)} brokers did not "
+                f"describe their log dirs: {failed[0]}; their last known dirs are kept"
+            )
 
     async def _collect_configs(self) -> None:
         await self._first_view.wait()
@@ -439,8 +503,16 @@ class ClusterWatcher:
         if len(self.known_brokers) != known:
             self._published_brokers = frozenset(self.known_brokers)
         events = self._diff(previous, snapshot)
+        read = snapshot.sources.get("offsets")
+        new_offsets = previous is None or previous.sources.get("offsets") != read
+        skipped = records_skipped(previous, snapshot) if new_offsets else {}
+        if skipped:
+            self.skipped.update(skipped)
+            self._published_skipped = frozen_map(self.skipped)
         if events:
             self._record(events)
+            if any(e.kind is EventKind.ISR_SHRINK for e in events):
+                self._wake_log_dirs.set()
         self._publish()
 
     def _record(self, events: list[Event]) -> None:
@@ -567,15 +639,30 @@ class ClusterWatcher:
             )
 
     async def _every(
-        self, interval: float, stage: str, step: Callable[[], Awaitable[None]]
+        self,
+        interval: float,
+        stage: str,
+        step: Callable[[], Awaitable[None]],
+        wake: asyncio.Event | None = None,
     ) -> None:
         # Fixed-rate schedule: a slow cycle shortens the next sleep instead of drifting.
         next_run = time.monotonic()
         while True:
+            began = time.monotonic()
             await self._run_cycle(stage, step)
             next_run += interval
             delay = next_run - time.monotonic()
             if delay < 0:
                 next_run = time.monotonic()
                 delay = 0
-            await asyncio.sleep(delay)
+            if wake is None:
+                await asyncio.sleep(delay)
+                continue
+            # Woken early at most once per WAKE_GAP: a flapping ISR must not turn the stage
+            # into a busy loop.
+            await asyncio.sleep(min(delay, max(0.0, began + WAKE_GAP - time.monotonic())))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), max(0.0, next_run - time.monotonic()))
+            if wake.is_set():  # woken early: run now, then on the schedule from here
+                wake.clear()
+                next_run = time.monotonic()

@@ -8,16 +8,20 @@ checked against the registry. Semantics follow Alertmanager's where users know t
 from __future__ import annotations
 
 import difflib
+import functools
+import logging
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from kafka_watchdog.config.durations import Duration, parse_timestamp
+from kafka_watchdog.config.matchers import check_matchers, check_silence_matchers
 from kafka_watchdog.config.schema_base import NameFilter, StrictModel
 from kafka_watchdog.config.zookeeper import ZooKeeperConfig
 from kafka_watchdog.rules.registry import BY_NAME
-from kafka_watchdog.rules.spec import Severity
+from kafka_watchdog.rules.spec import DEFAULT_RUNBOOK_BASE_URL, Severity
 
 
 class RuleOverride(StrictModel):
@@ -42,7 +46,10 @@ class RuleOverride(StrictModel):
         "firing after the event.",
     )
     severity: Severity | None = Field(default=None, description="critical | warning | info.")
-    runbook: str | None = Field(default=None, description="URL or path of the runbook.")
+    runbook: str | None = Field(
+        default=None,
+        description="URL of the rule's runbook; default: <runbook_base_url>/<rule>.md.",
+    )
     topics: NameFilter | None = Field(
         default=None, description="Only topics matching these (partition and topic rules)."
     )
@@ -52,23 +59,69 @@ class RuleOverride(StrictModel):
 
 
 Matchers = dict[str, str]
-"""label -> regex, matched against the whole label value (re.fullmatch)."""
+"""label -> regex (RE2 syntax, config/matchers.py), matched against the whole label value."""
 
 
 def _check_matchers(value: Matchers) -> Matchers:
-    for label, pattern in value.items():
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"matcher {label}: {pattern!r} is not a regex: {exc}") from None
+    return check_matchers(value, what="matcher")
+
+
+def _http_url(value: str, what: str) -> str:
+    """An http(s) URL with a host: anything else (ftp://, a bare word, a path) would only
+    fail at the first page."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{what} is not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"{what} must be an http:// or https:// URL with a host (got scheme "
+            f"{parts.scheme + '://' if parts.scheme else 'none'})"
+        )
+    del port
     return value
+
+
+def apprise_scheme_problem(url: str) -> str | None:
+    """Why apprise cannot use this URL, naming only its scheme (the rest is a secret)."""
+    import apprise
+
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if not scheme:
+        return "is not an apprise URL (expected scheme://..., e.g. slack://...)"
+    known = _apprise_schemes()
+    if scheme not in known:
+        hint = difflib.get_close_matches(scheme, sorted(known), n=1)
+        extra = f"; did you mean {hint[0]}://?" if hint else ""
+        return f"has an unknown apprise scheme {scheme[:32]!r}{extra}"
+    # apprise logs the URL it could not load, token and all: not while we ask it.
+    quiet = logging.getLogger("apprise")
+    was = quiet.disabled
+    quiet.disabled = True
+    try:
+        usable = apprise.Apprise.instantiate(url, suppress_exceptions=True) is not None
+    finally:
+        quiet.disabled = was
+    if not usable:
+        return f"is not a valid {scheme[:32]}:// URL for apprise (check its fields)"
+    return None
+
+
+@functools.cache
+def _apprise_schemes() -> frozenset[str]:
+    from apprise.manager_plugins import NotificationManager
+
+    manager = NotificationManager()  # type: ignore[no-untyped-call]
+    return frozenset(s.lower() for s in manager.schemas())  # type: ignore[no-untyped-call]
 
 
 class SilenceConfig(StrictModel):
     matchers: Matchers = Field(
         min_length=1,
-        description="label -> regex; an alert is silenced when every matcher matches "
-        "(labels: rule, severity, kafka_cluster, topic, partition, broker, group).",
+        description="label -> regex (RE2); an alert is silenced when every matcher matches "
+        "(labels: rule, severity, kafka_cluster, topic, partition, broker, group). At least "
+        "one must not match the empty string (as in Alertmanager).",
     )
     starts_at: str | None = Field(
         default=None, description="ISO 8601 start; default: now (at start-up)."
@@ -76,7 +129,7 @@ class SilenceConfig(StrictModel):
     ends_at: str = Field(description="ISO 8601 end; required: a silence always expires.")
     comment: str = Field(default="", description="Why (shown in /api/silences).")
 
-    _check = field_validator("matchers")(classmethod(lambda cls, v: _check_matchers(v)))
+    _check = field_validator("matchers")(classmethod(lambda cls, v: check_silence_matchers(v)))
 
     @field_validator("starts_at", "ends_at")
     @classmethod
@@ -98,12 +151,14 @@ class InhibitConfig(StrictModel):
 
 
 def _default_inhibit() -> list[InhibitConfig]:
+    # RE2 has no lookahead: "every rule but cluster_unseen" is spelled out from the registry.
+    others = "|".join(name for name in BY_NAME if name != "cluster_unseen")
     return [
         InhibitConfig(
             source={"rule": "broker_gone"},
             target={"rule": "under_replicated|isr_shrink_rate|controller_flapping"},
         ),
-        InhibitConfig(source={"rule": "cluster_unseen"}, target={"rule": "(?!cluster_unseen).*"}),
+        InhibitConfig(source={"rule": "cluster_unseen"}, target={"rule": others}),
     ]
 
 
@@ -116,15 +171,26 @@ class PagerDutyConfig(StrictModel):
         description="Base URL of the Events API (v2/enqueue is appended).",
     )
 
+    @field_validator("api_base")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _http_url(value, "api_base")
+
 
 class AlertmanagerConfig(StrictModel):
     url: str = Field(description="Alertmanager base URL; alerts are posted to /api/v2/alerts.")
     resend_interval: Duration = Field(
         default=60.0,
         ge=1.0,
+        le=3600.0,
         description="Firing alerts are re-posted this often (Alertmanager expects it); an "
         "alert that fires or resolves is posted at once.",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _http_url(value, "url")
 
 
 class ReceiverConfig(StrictModel):
@@ -148,6 +214,15 @@ class ReceiverConfig(StrictModel):
     send_resolved: bool = Field(default=True, description="Also notify when an alert ends.")
 
     _check = field_validator("matchers")(classmethod(lambda cls, v: _check_matchers(v)))
+
+    @field_validator("apprise")
+    @classmethod
+    def _apprise_urls(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for index, url in enumerate(value):
+            problem = apprise_scheme_problem(url.get_secret_value())
+            if problem is not None:
+                raise ValueError(f"apprise[{index}] {problem}")
+        return value
 
     @model_validator(mode="after")
     def _has_a_target(self) -> ReceiverConfig:
@@ -177,7 +252,7 @@ class HaConfig(StrictModel):
 class AlertingConfig(StrictModel):
     enabled: bool = Field(default=True, description="Evaluate rules and notify.")
     evaluation_interval: Duration = Field(
-        default=5.0, ge=0.1, description="How often the rules are evaluated."
+        default=5.0, ge=0.1, le=300.0, description="How often the rules are evaluated."
     )
     state_dir: Path | None = Field(
         default=None,
@@ -191,17 +266,25 @@ class AlertingConfig(StrictModel):
     group_wait: Duration = Field(
         default=30.0,
         ge=0,
+        le=3600.0,
         description="Wait this long for more alerts before a new group's first notification.",
     )
     group_interval: Duration = Field(
-        default=300.0, ge=0, description="Wait this long before notifying a group's changes."
+        default=300.0,
+        ge=0,
+        le=86400.0,
+        description="Wait this long before notifying a group's changes.",
     )
     repeat_interval: Duration = Field(
-        default=4 * 3600.0, ge=60, description="Repeat a still-firing group this often."
+        default=4 * 3600.0,
+        ge=60,
+        le=7 * 86400.0,
+        description="Repeat a still-firing group this often.",
     )
     flap_window: Duration = Field(
         default=600.0,
         ge=0,
+        le=86400.0,
         description="An alert that fired flap_count times within this "
         "window is flapping: it is not resolved until quiet for flap_window.",
     )
@@ -210,10 +293,30 @@ class AlertingConfig(StrictModel):
         default=10, ge=1, le=1000, description="Alerts listed by name in one notification."
     )
     retry_max_interval: Duration = Field(
-        default=300.0, ge=1, description="Longest wait between delivery attempts."
+        default=300.0, ge=1, le=86400.0, description="Longest wait between delivery attempts."
+    )
+    max_silences: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Most silences the HTTP API keeps at once (active and pending); past it "
+        "a new one is refused (409) until one expires.",
+    )
+    max_silence_duration: Duration = Field(
+        default=90 * 86400.0,
+        ge=60.0,
+        description="Longest a silence made through the HTTP API may last (its end time is "
+        "at most this far ahead).",
     )
     rules: dict[str, RuleOverride] = Field(
         default_factory=dict, description="Overrides of the built-in rules, by rule name."
+    )
+    runbook_base_url: str = Field(
+        default=DEFAULT_RUNBOOK_BASE_URL,
+        max_length=2048,
+        description="Where docs/runbooks is served: each alert links <this>/<rule>.md (an "
+        "absolute link, so it works in Slack and PagerDuty). The generated rule files use "
+        "the same default (`make generate RUNBOOK_BASE_URL=...`).",
     )
     silences: list[SilenceConfig] = Field(default_factory=list)
     inhibit: list[InhibitConfig] = Field(default_factory=_default_inhibit)
@@ -223,6 +326,16 @@ class AlertingConfig(StrictModel):
         description="Several replicas, one notifier (ZooKeeper lock). Default: this replica "
         "notifies alone.",
     )
+
+    @field_validator("state_dir")
+    @classmethod
+    def _state_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError(
+                f"{str(value)!r} exists and is not a directory; state_dir must be a directory "
+                "(kafka-watchdog creates it when missing)"
+            )
+        return value
 
     @field_validator("rules")
     @classmethod
@@ -238,6 +351,17 @@ class AlertingConfig(StrictModel):
                 f"unknown rule(s) {', '.join(hints)}; the rules are: {', '.join(BY_NAME)}"
             )
         return value
+
+    @field_validator("runbook_base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError(
+                "must be an absolute http(s) URL without spaces: alerts carry the link into "
+                "Slack and PagerDuty, where a relative path leads nowhere (e.g. "
+                "https://wiki.example.com/kafka/runbooks)"
+            )
+        return value.rstrip("/")
 
     @field_validator("receivers")
     @classmethod

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+# No setting of ours means anything beyond a year; past it a value is a mistake (1e308s, .inf)
+# that would silently switch something off, or overflow the event loop's timer.
+MAX_SECONDS = 365 * 86400.0
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
 
@@ -35,8 +39,12 @@ def parse_duration(value: Any) -> float:
                 ) from None
     else:
         raise ValueError(f"expected a duration such as 10s, got {type(value).__name__}")
+    if math.isnan(seconds) or math.isinf(seconds):
+        raise ValueError(f"{value!r} is not a finite duration")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{value!r} is longer than a year (365d), which no setting allows")
     return seconds
 
 

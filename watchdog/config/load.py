@@ -22,8 +22,19 @@ from pydantic import BaseModel, ValidationError
 
 from kafka_watchdog.config import secrets
 from kafka_watchdog.config.schema import WatchdogConfig, is_sensitive_key
+from kafka_watchdog.config.web import WebConfigError, load_web_config
 
 ENV_PREFIX = "KAFKA_WATCHDOG__"
+# A config is a few hundred lines. These bounds turn a hostile or mistaken file (a
+# "billion laughs" of nested aliases, megabytes of binary, ten thousand nested brackets)
+# into one clear error in bounded time and memory instead of a traceback or 4 GB.
+MAX_CONFIG_BYTES = 4 << 20
+MAX_NODES = 200_000  # scalars, mappings and sequences, aliases counted where they expand
+MAX_DEPTH = 64
+# Secret keys whose value is a list: their *_file holds one item per line.
+_LIST_SECRETS = {"apprise"}
+# Keys that end in _file but name a file the daemon reads itself: not secret indirections.
+PATH_KEYS = frozenset({"web_config_file"})
 KeyPath = tuple[str | int, ...]
 
 
@@ -69,7 +80,22 @@ class _Source:
         return ""
 
 
-def _walk_nodes(node: yaml.Node, path: KeyPath, name: str, src: _Source) -> None:
+class _TooBig(Exception):
+    pass
+
+
+def _walk_nodes(
+    node: yaml.Node, path: KeyPath, name: str, src: _Source, budget: list[int] | None = None
+) -> None:
+    budget = budget if budget is not None else [MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig(
+            f"the config expands to more than {MAX_NODES} values (YAML aliases that "
+            "repeat each other, a 'billion laughs'?): write it out plainly"
+        )
+    if len(path) > MAX_DEPTH:
+        raise _TooBig(f"the config nests deeper than {MAX_DEPTH} levels")
     src.places.setdefault(path, f"{name}:{node.start_mark.line + 1}")
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -85,24 +111,39 @@ def _walk_nodes(node: yaml.Node, path: KeyPath, name: str, src: _Source) -> None
                 )
             seen.add(key)
             src.places[(*path, key)] = f"{name}:{key_node.start_mark.line + 1}"
-            _walk_nodes(value_node, (*path, key), name, src)
+            _walk_nodes(value_node, (*path, key), name, src, budget)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk_nodes(item, (*path, index), name, src)
+            _walk_nodes(item, (*path, index), name, src, budget)
 
 
 def _parse(text: str, name: str) -> _Source:
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            [Problem((), f"larger than {MAX_CONFIG_BYTES >> 20} MiB: not a config file", name)]
+        )
+    if "\x00" in text:
+        raise ConfigError([Problem((), "a binary file, not a YAML config", name)])
     try:
+        # Composed once (PyYAML's composer shares aliased nodes, so this is linear in the
+        # file); the walk below counts what aliases expand to before anything expands them.
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        src = _Source({})
+        if node is not None:
+            _walk_nodes(node, (), name, src)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name
         reason = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([Problem((), f"not valid YAML: {reason}", where)]) from None
-    src = _Source(data if data is not None else {})
-    if node is not None:
-        _walk_nodes(node, (), name, src)
+    except _TooBig as exc:
+        raise ConfigError([Problem((), str(exc), name)]) from None
+    except RecursionError:
+        raise ConfigError(
+            [Problem((), f"the config nests deeper than {MAX_DEPTH} levels", name)]
+        ) from None
+    src.data = data if data is not None else {}
     if not isinstance(src.data, dict):
         raise ConfigError([Problem((), "the config must be a mapping (key: value)", name)])
     return src
@@ -169,9 +210,13 @@ def _read_secret(key: str, value: str, base: Path, environ: Mapping[str, str]) -
         return environ[value]
     file = Path(value) if Path(value).is_absolute() else base / value
     try:
-        return file.read_text(encoding="utf-8").rstrip("\r\n")
+        with file.open("rb") as f:
+            raw = f.read(1 << 20)
+        return raw.decode("utf-8").rstrip("\r\n")
     except OSError as exc:
         raise ValueError(f"cannot read secret file {str(file)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"secret file {str(file)!r} is not text (UTF-8)") from None
 
 
 def _resolve_secrets(
@@ -187,7 +232,7 @@ def _resolve_secrets(
     for key in list(node):
         value = node[key]
         skey = str(key)
-        if skey.endswith(("_file", "_env")) and isinstance(value, str):
+        if skey.endswith(("_file", "_env")) and isinstance(value, str) and skey not in PATH_KEYS:
             target = skey.rsplit("_", 1)[0]
             kpath = (*path, skey)
             # The indirect key goes either way: left in place it would be an "unknown key".
@@ -195,12 +240,25 @@ def _resolve_secrets(
             try:
                 if target in node:
                     raise ValueError(f"both {target!r} and {skey!r} are set; keep one")
-                node[target] = _read_secret(skey, value, base, environ)
+                secret = _read_secret(skey, value, base, environ)
+                if target in _LIST_SECRETS:
+                    # One item per line (blank lines and # comments skipped): a file or a
+                    # variable gives one string where the config wants a list.
+                    node[target] = [
+                        line.strip()
+                        for line in secret.splitlines()
+                        if line.strip() and not line.lstrip().startswith("#")
+                    ]
+                else:
+                    node[target] = secret
             except ValueError as exc:
                 src.problems.append(Problem(kpath, str(exc), src.place(kpath)))
                 continue
             src.places[(*path, target)] = src.place(kpath)
             src.secret_paths.add((*path, target))
+        elif skey in _LIST_SECRETS and isinstance(value, list):
+            src.secret_paths.add((*path, skey))
+            src.secret_paths.update((*path, skey, i) for i in range(len(value)))
         elif isinstance(value, dict | list):
             _resolve_secrets(value, (*path, skey), src, base, environ)
         elif is_sensitive_key(skey):
@@ -272,12 +330,19 @@ def _problems_from(exc: ValidationError, src: _Source) -> list[Problem]:
                     message += f"; allowed here: {', '.join(model.model_fields)}"
         elif err["type"] == "missing":
             message = "required key is missing"
-        elif err["type"] == "pattern_type" or "regular expression" in message:
+        elif err["type"] == "pattern_type" or "should be a valid regular expression" in message:
             message = f"not a valid regular expression: {_regex_error(err.get('input'))}"
-        elif path not in src.secret_paths and not isinstance(err.get("input"), dict | list):
+        elif not _secret(path, src) and not isinstance(err.get("input"), dict | list):
             message += f" (got {err.get('input')!r})"
         problems.append(Problem(path, message, src.place(path)))
     return problems
+
+
+def _secret(path: KeyPath, src: _Source) -> bool:
+    """At or inside a secret (an apprise list's item, a routing key, a password)."""
+    if any(path[:end] in src.secret_paths for end in range(1, len(path) + 1)):
+        return True
+    return any(is_sensitive_key(str(p)) or p in _LIST_SECRETS for p in path if isinstance(p, str))
 
 
 def _regex_error(value: object) -> str:
@@ -321,16 +386,36 @@ def load_config_text(
     env = os.environ if environ is None else environ
     _apply_env(src, env)
     _resolve_secrets(src.data, (), src, base_dir or Path.cwd(), env)
-    for path in src.secret_paths:
+    for path in list(src.secret_paths):
         found, value = _lookup(src.data, path)
         if found and isinstance(value, str):
             secrets.register(value)
+        elif found and isinstance(value, list):
+            for index, item in enumerate(value):
+                src.secret_paths.add((*path, index))
+                if isinstance(item, str):
+                    secrets.register_url(item) if "://" in item else secrets.register(item)
     problems = list(src.problems) + _semantic_checks(src)
     config = None
     try:
         config = WatchdogConfig.model_validate(src.data)
     except ValidationError as exc:
         problems.extend(_problems_from(exc, src))
+    # The web config file is checked even when the rest has problems: one run, every error.
+    found, raw_web = _lookup(src.data, ("server", "web_config_file"))
+    if found and isinstance(raw_web, str) and raw_web:
+        web_key: KeyPath = ("server", "web_config_file")
+        web_file = Path(raw_web)
+        if not web_file.is_absolute():
+            web_file = (base_dir or Path.cwd()) / web_file
+        try:
+            load_web_config(web_file)
+        except WebConfigError as exc:
+            problems.append(Problem(web_key, str(exc), src.place(web_key)))
+        if config is not None:
+            config = config.model_copy(
+                update={"server": config.server.model_copy(update={"web_config_file": web_file})}
+            )
     if problems or config is None:
         raise ConfigError(sorted(problems, key=_line_order))
     return config
@@ -344,9 +429,15 @@ def _line_order(problem: Problem) -> tuple[int, str]:
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> WatchdogConfig:
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        with file.open("rb") as f:  # bounded: /dev/zero or a 10 GB log is not read whole
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([Problem((), f"config file {str(file)!r} does not exist")]) from None
     except OSError as exc:
         raise ConfigError([Problem((), f"cannot read {str(file)!r}: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(
+            [Problem((), f"{str(file)!r} is not a text (UTF-8) file: a YAML config is text")]
+        ) from None
     return load_config_text(text, str(file), environ, file.parent)

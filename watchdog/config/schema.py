@@ -7,6 +7,7 @@ these models by a unit test, so the two cannot drift apart.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -35,6 +36,36 @@ class ServerConfig(StrictModel):
         default=f"0.0.0.0:{DEFAULT_PORT}",
         description="Address of the HTTP server (/metrics, /healthz, /readyz).",
     )
+    web_config_file: Path | None = Field(
+        default=None,
+        description="TLS and basic auth for the HTTP server: a web config file in the "
+        "Prometheus exporter-toolkit format (tls_server_config, basic_auth_users with bcrypt "
+        "hashes); docs/security.md. Also --web-config-file.",
+    )
+    allow_unauthenticated_writes: bool = Field(
+        default=False,
+        description="Let anyone who reaches the port add and expire silences when the web "
+        "config file sets no authentication. Off: such requests get 403.",
+    )
+    max_connections: int = Field(
+        default=64,
+        ge=4,
+        le=10_000,
+        description="Open HTTP connections at most; past it the longest-idle one is closed.",
+    )
+    keepalive_timeout: Duration = Field(
+        default=15.0,
+        ge=1.0,
+        le=600.0,
+        description="An idle HTTP connection (or one that has not finished sending its "
+        "request headers) is closed after this long.",
+    )
+    request_timeout: Duration = Field(
+        default=30.0,
+        ge=1.0,
+        le=600.0,
+        description="One HTTP request (reading it, handling it, writing the answer) at most.",
+    )
 
     @field_validator("listen")
     @classmethod
@@ -59,13 +90,28 @@ class LogConfig(StrictModel):
 
 class CollectionConfig(StrictModel):
     metadata_interval: Duration = Field(
-        default=10.0, ge=1.0, description="How often brokers, topics, partitions are read."
+        default=10.0,
+        ge=1.0,
+        le=3600.0,
+        description="How often brokers, topics, partitions are read.",
     )
     offsets_interval: Duration = Field(
-        default=10.0, ge=1.0, description="How often log offsets and group offsets are read."
+        default=10.0,
+        ge=1.0,
+        le=3600.0,
+        description="How often log offsets and group offsets are read.",
     )
     configs_interval: Duration = Field(
-        default=60.0, ge=5.0, description="How often topic and broker configs are read."
+        default=60.0,
+        ge=5.0,
+        le=86400.0,
+        description="How often topic and broker configs are read.",
+    )
+    log_dirs_interval: Duration = Field(
+        default=30.0,
+        ge=1.0,
+        description="How often each broker's log dirs are read (DescribeLogDirs: state, "
+        "sizes); an ISR shrink triggers a read at once.",
     )
     request_timeout: Duration = Field(
         default=10.0, gt=0.0, le=300.0, description="Timeout of one Admin API request."
@@ -96,6 +142,13 @@ class LagConfig(StrictModel):
     min_samples: int = Field(
         default=3, ge=2, le=1000, description="Samples needed in the window before judging."
     )
+    caught_up_within: Duration = Field(
+        default=60.0,
+        ge=0.0,
+        description="A partition whose oldest unread record is younger than this counts as "
+        "caught up (time to catch up 0): a consumer that keeps pace always trails by what "
+        "was produced since its last commit.",
+    )
     history_points: int = Field(
         default=64,
         ge=2,
@@ -122,7 +175,11 @@ class MetricsConfig(StrictModel):
 _RDKAFKA_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 # Set by the watchdog itself: users must not override them through kafka_client.
 _RESERVED_CLIENT_KEYS = {"bootstrap.servers", "client.id", "error_cb", "stats_cb", "oauth_cb"}
-_SENSITIVE = re.compile(r"password|secret|token|credential|ssl\.key\.pem|sasl\.oauthbearer\.config")
+_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_SASL_MECHANISMS = ("GSSAPI", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+_SENSITIVE = re.compile(
+    r"password|secret|token|credential|routing_key|ssl\.key\.pem|sasl\.oauthbearer\.config"
+)
 
 
 def is_sensitive_key(key: str) -> bool:
@@ -172,6 +229,16 @@ class ClusterConfig(StrictModel):
             if not _RDKAFKA_KEY.match(key):
                 raise ValueError(
                     f"{key!r} is not a librdkafka property name (for example sasl.mechanism)"
+                )
+        # librdkafka only checks these in the worker, which then dies at every start.
+        for key, allowed in (
+            ("security.protocol", _SECURITY_PROTOCOLS),
+            ("sasl.mechanism", _SASL_MECHANISMS),
+            ("sasl.mechanisms", _SASL_MECHANISMS),
+        ):
+            if key in value and str(value[key]).upper() not in allowed:
+                raise ValueError(
+                    f"{key}: {str(value[key])[:64]!r} is not one of {', '.join(allowed)}"
                 )
         return value
 

@@ -6,6 +6,7 @@ line, whatever code path tried to print it.
 
 from __future__ import annotations
 
+import re
 import threading
 
 _lock = threading.Lock()
@@ -18,6 +19,17 @@ def register(value: str) -> None:
     if len(value) >= 4:
         with _lock:
             _values.add(value)
+
+
+def register_url(url: str) -> None:
+    """An apprise URL: the whole of it, and each part that looks like a token (a path
+    segment, user, password or query value of 8+ characters without a dot), since apprise
+    and the HTTP libraries log pieces of it (a webhook path, a token alone)."""
+    register(url)
+    rest = url.split("://", 1)[-1]
+    for part in re.split(r"[/:@?&=#,]", rest):
+        if len(part) >= 8 and "." not in part:
+            register(part)
 
 
 def scrub(text: str) -> str:

@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from kafka_watchdog.model.events import (
     BrokerChange,
     Change,
+    CommitBelowStart,
     CommitBeyondEnd,
     ControllerChange,
     Event,
@@ -354,6 +355,9 @@ def _groups(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
         before = prev.groups.get(group_id)
         for (topic, partition), committed in sorted(group.offsets.items()):
             state = curr.partition(topic, partition)
+            below = _below_start(prev, curr, group_id, topic, partition, committed)
+            if below is not None:
+                yield below
             if state is None or state.log_end_offset is None or committed <= state.log_end_offset:
                 continue
             old_state = prev.partition(topic, partition)
@@ -378,3 +382,79 @@ def _groups(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
                 partition=partition,
                 group=group_id,
             )
+
+
+def _start_passed(snap: ClusterSnapshot, group_id: str, topic: str, partition: int) -> bool:
+    group = snap.groups.get(group_id)
+    committed = group.offsets.get((topic, partition)) if group is not None else None
+    state = snap.partition(topic, partition)
+    return (
+        committed is not None
+        and state is not None
+        and state.log_start_offset is not None
+        and committed < state.log_start_offset
+    )
+
+
+def _below_start(
+    prev: ClusterSnapshot,
+    curr: ClusterSnapshot,
+    group_id: str,
+    topic: str,
+    partition: int,
+    committed: int,
+) -> Event | None:
+    """offset_below_log_start when the log start passes a group's committed offset: the
+    records in between were deleted before the group read them (once per spell)."""
+    if not _start_passed(curr, group_id, topic, partition):
+        return None
+    if _start_passed(prev, group_id, topic, partition):
+        return None
+    state = curr.partition(topic, partition)
+    assert state is not None and state.log_start_offset is not None
+    start = state.log_start_offset
+    return _event(
+        curr,
+        EventKind.OFFSET_BELOW_LOG_START,
+        f"group {group_id} {topic}-{partition}",
+        CommitBelowStart(committed, start),
+        f"group {group_id} committed {committed} on {topic}-{partition} but the log now "
+        f"starts at {start}: {start - committed} records were deleted by retention before "
+        "the group read them (its next fetch resets: auto.offset.reset)",
+        topic=topic,
+        partition=partition,
+        group=group_id,
+    )
+
+
+def records_skipped(
+    prev: ClusterSnapshot | None, curr: ClusterSnapshot
+) -> dict[tuple[str, str], int]:
+    """(group, topic) -> records deleted unread between the two snapshots: the distance the
+    log start moved past each group's committed offset since `prev` (counted once, however
+    long the group stays behind)."""
+    out: dict[tuple[str, str], int] = {}
+    for group_id, group in curr.groups.items():
+        before = prev.groups.get(group_id) if prev is not None else None
+        for (topic, partition), committed in group.offsets.items():
+            state = curr.partition(topic, partition)
+            if state is None or state.log_start_offset is None:
+                continue
+            start = state.log_start_offset
+            if committed >= start:
+                continue
+            counted = committed
+            old_state = prev.partition(topic, partition) if prev is not None else None
+            old_committed = before.offsets.get((topic, partition)) if before else None
+            if (
+                old_committed is not None
+                and old_state is not None
+                and old_state.log_start_offset is not None
+                and old_committed < old_state.log_start_offset
+            ):
+                # Already behind then: what lay below that log start was counted.
+                counted = max(committed, old_state.log_start_offset)
+            if start > counted:
+                key = (group_id, topic)
+                out[key] = out.get(key, 0) + start - counted
+    return out

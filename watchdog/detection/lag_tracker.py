@@ -7,7 +7,7 @@ one observation per offsets cycle, the metrics and alerting read its latest eval
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -49,6 +49,11 @@ class LagTracker:
         """The recorded (log end offset, time) points lag in seconds is read from."""
         history = self._points.get((topic, partition))
         return tuple(history.points) if history is not None else ()
+
+    def samples(self, group: str, tp: TP) -> Sequence[Sample]:
+        """The commit samples of one group-partition, oldest first (read-only: the
+        foresight's rates come from them)."""
+        return self._samples.get(group, {}).get(tp, ())
 
     def observe(
         self,

@@ -31,6 +31,9 @@ class EventKind(StrEnum):
     TOPIC_CREATED = "topic_created"
     TOPIC_DELETED = "topic_deleted"
     OFFSET_BEYOND_LOG_END = "offset_beyond_log_end"
+    OFFSET_BELOW_LOG_START = "offset_below_log_start"
+    LOG_DIR_OFFLINE = "log_dir_offline"
+    LOG_DIR_ONLINE = "log_dir_online"
 
 
 # -- payloads ---------------------------------------------------------------------------------
@@ -135,6 +138,31 @@ class CommitBeyondEnd:
     log_end: int
 
 
+@dataclass(frozen=True, slots=True)
+class CommitBelowStart:
+    """offset_below_log_start: the group's committed offset (before) and the log start that
+    passed it (after): the records in between were deleted before the group read them."""
+
+    before: int
+    after: int
+
+    @property
+    def skipped(self) -> int:
+        return self.after - self.before
+
+
+@dataclass(frozen=True, slots=True)
+class LogDirChange:
+    """log_dir_offline and log_dir_online: the dir's state before and after (None online,
+    else the error: KAFKA_STORAGE_ERROR, or MISSING when the broker no longer lists it), and
+    the partitions whose replica on it was lost (offline) or is back (online)."""
+
+    before: str | None
+    after: str | None
+    path: str
+    partitions: tuple[tuple[str, int], ...] = ()
+
+
 Change = (
     BrokerChange
     | ControllerChange
@@ -145,6 +173,8 @@ Change = (
     | ReplicasChange
     | TopicChange
     | CommitBeyondEnd
+    | CommitBelowStart
+    | LogDirChange
 )
 
 # What counts as what (docs/metrics.md, docs/alerting.md): a replica leaving the ISR is
@@ -174,6 +204,9 @@ PAYLOAD: dict[EventKind, type[Change]] = {
     EventKind.TOPIC_CREATED: TopicChange,
     EventKind.TOPIC_DELETED: TopicChange,
     EventKind.OFFSET_BEYOND_LOG_END: CommitBeyondEnd,
+    EventKind.OFFSET_BELOW_LOG_START: CommitBelowStart,
+    EventKind.LOG_DIR_OFFLINE: LogDirChange,
+    EventKind.LOG_DIR_ONLINE: LogDirChange,
 }
 """The payload type of each kind of event."""
 

@@ -21,6 +21,7 @@ STAGES = {
     "groups": "admin",
     "configs": "admin",
     "quorum": "admin",
+    "logdirs": "admin",
     "zookeeper": "zookeeper",
 }
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.rules.finding import Finding
-from kafka_watchdog.rules.spec import RuleSpec, Settings
+from kafka_watchdog.rules.spec import Concern, PromQL, RuleSpec, Settings
 
 
 def broker_gone(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
@@ -49,6 +49,16 @@ RULES = (
         ("broker",),
         broker_gone,
         for_=30,
+        prometheus=PromQL(
+            Concern.AVAILABILITY,
+            # min: gone as soon as one replica of an HA deployment sees it gone.
+            "min by (kafka_cluster, broker) (kafka_watchdog_broker_up) == 0",
+            "Broker {{ $labels.broker }} is not registered in Kafka cluster "
+            "{{ $labels.kafka_cluster }}",
+            "Broker {{ $labels.broker }} was registered or holds replicas, and has not been "
+            "registered for $for: its partitions are under-replicated, or offline where it "
+            "was the last in-sync replica.",
+        ),
     ),
     RuleSpec(
         "controller_missing",
@@ -57,5 +67,15 @@ RULES = (
         (),
         controller_missing,
         for_=60,
+        prometheus=PromQL(
+            Concern.CONTROLLER,
+            # Only on a fresh view (kafka_watchdog_up) of a cluster with brokers, as above.
+            "max by (kafka_cluster) (kafka_watchdog_brokers > 0 and kafka_watchdog_up == 1"
+            " unless kafka_watchdog_controller_id)",
+            "No active controller in Kafka cluster {{ $labels.kafka_cluster }}",
+            "The watchdog sees {{ $value }} brokers but no active controller for $for: no "
+            "leader elections, ISR changes or topic changes happen, and a broker failure "
+            "now leaves its partitions offline.",
+        ),
     ),
 )

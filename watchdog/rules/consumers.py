@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from kafka_watchdog.model.lag import LagStatus, PartitionLag
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.rules.finding import Finding
-from kafka_watchdog.rules.spec import RuleSpec, Settings
+from kafka_watchdog.rules.spec import Concern, PromQL, RuleSpec, Settings
+
+ON_TOPIC = "on topic {{ $labels.topic }} in Kafka cluster {{ $labels.kafka_cluster }}"
 
 # Each consumer rule judges the real answer first: a condition that holds on the partitions
 # read this cycle is a real finding. Otherwise, where part of the group's lag is carried
@@ -141,6 +143,15 @@ RULES = (
         lag_messages,
         for_=300,
         threshold=100_000,
+        prometheus=PromQL(
+            Concern.CONSUMERS,
+            "max by (kafka_cluster, group, topic) (kafka_watchdog_consumergroup_topic_lag)"
+            " > $threshold",
+            "Group {{ $labels.group }} lags {{ $value | humanize }} messages " + ON_TOPIC,
+            "Consumer group {{ $labels.group }} has been more than $threshold messages "
+            "behind on topic {{ $labels.topic }} for $for ({{ $value | humanize }} now): "
+            "its consumers do not keep up, or are gone (kafka_watchdog_consumergroup_members).",
+        ),
     ),
     RuleSpec(
         "consumer_lag_seconds",
@@ -150,6 +161,16 @@ RULES = (
         lag_seconds,
         for_=120,
         threshold=600,
+        prometheus=PromQL(
+            Concern.CONSUMERS,
+            "max by (kafka_cluster, group, topic) "
+            "(kafka_watchdog_consumergroup_topic_lag_seconds_max) > $threshold",
+            "Group {{ $labels.group }} is {{ $value | humanizeDuration }} behind " + ON_TOPIC,
+            "The oldest record consumer group {{ $labels.group }} has not read on topic "
+            "{{ $labels.topic }} was written {{ $value | humanizeDuration }} ago (more than "
+            "$threshold s for $for): what it processes is that late, and records older "
+            "than the topic's retention are deleted before it reads them.",
+        ),
     ),
     RuleSpec(
         "consumer_stalled",
@@ -158,6 +179,17 @@ RULES = (
         ("group",),
         stalled,
         for_=60,
+        prometheus=PromQL(
+            Concern.CONSUMERS,
+            # Aggregated over the status, so that STALL turning into STOP stays one alert.
+            "max by (kafka_cluster, group) "
+            '(kafka_watchdog_consumergroup_status{status=~"STALL|STOP"}) == 1',
+            "Group {{ $labels.group }} makes no progress in Kafka cluster "
+            "{{ $labels.kafka_cluster }}",
+            "Consumer group {{ $labels.group }} has had lag status STALL (members hold "
+            "partitions but commit no progress) or STOP (nobody commits while lag stays) "
+            "for $for; kafka_watchdog_consumergroup_status says which.",
+        ),
     ),
     RuleSpec(
         "commit_beyond_log_end",
@@ -166,5 +198,19 @@ RULES = (
         ("group", "topic", "partition"),
         commit_beyond_end,
         for_=60,
+        prometheus=PromQL(
+            Concern.CONSUMERS,
+            # Per partition: needs metrics.partition_level (the default).
+            "max by (kafka_cluster, group, topic, partition) "
+            "(kafka_watchdog_consumergroup_committed_offset - on (kafka_cluster, topic, "
+            "partition, instance, job) group_left kafka_watchdog_partition_log_end_offset) > 0",
+            "Group {{ $labels.group }} committed beyond the log end of "
+            "{{ $labels.topic }}-{{ $labels.partition }} in Kafka cluster "
+            "{{ $labels.kafka_cluster }}",
+            "Consumer group {{ $labels.group }} committed an offset {{ $value }} past the "
+            "log end of partition {{ $labels.partition }} of topic {{ $labels.topic }} for "
+            "$for (the log was truncated or the topic recreated): its next fetch resets "
+            "to auto.offset.reset, skipping or re-reading records.",
+        ),
     ),
 )

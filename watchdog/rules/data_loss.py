@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from kafka_watchdog.model.events import Event, Truncation, UncleanElection
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.rules.finding import Finding
-from kafka_watchdog.rules.spec import RuleSpec, Settings
+from kafka_watchdog.rules.spec import Concern, PromQL, RuleSpec, Settings
 
 WHERE = ("topic", "partition")
 # How long an unclean election waits for the new leader's log end before paging without it.
@@ -82,6 +82,17 @@ RULES = (
         WHERE,
         unclean_election,
         keep_firing_for=3600,
+        prometheus=PromQL(
+            Concern.REPLICATION,
+            "max by (kafka_cluster, topic) "
+            "(increase(kafka_watchdog_unclean_leader_elections_total[$keep_firing_for])) > 0",
+            "Unclean leader election on topic {{ $labels.topic }} in Kafka cluster "
+            "{{ $labels.kafka_cluster }}",
+            "A replica outside the ISR became leader of a partition of topic "
+            "{{ $labels.topic }} within the last $keep_firing_for: records whose writes had "
+            "been acknowledged were lost. The watchdog's log names the partition, the "
+            "old ISR and the new leader. Resolves $keep_firing_for after the last one.",
+        ),
     ),
     RuleSpec(
         "log_truncation",
@@ -90,5 +101,16 @@ RULES = (
         WHERE,
         log_truncation,
         keep_firing_for=3600,
+        prometheus=PromQL(
+            Concern.REPLICATION,
+            "max by (kafka_cluster, topic) "
+            "(increase(kafka_watchdog_log_truncations_total[$keep_firing_for])) > 0",
+            "Log truncated on topic {{ $labels.topic }} in Kafka cluster "
+            "{{ $labels.kafka_cluster }}",
+            "The log end offset of a partition of topic {{ $labels.topic }} went backwards "
+            "within the last $keep_firing_for: records were lost (and consumers past the "
+            "new end reset). The watchdog's log names the partition and the offsets. "
+            "Resolves $keep_firing_for after the last one.",
+        ),
     ),
 )

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.rules.finding import Finding
-from kafka_watchdog.rules.spec import RuleSpec, Settings
+from kafka_watchdog.rules.spec import Concern, PromQL, RuleSpec, Settings
 
 
 def unseen(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
@@ -61,6 +61,17 @@ RULES = (
         unseen,
         for_=60,
         needs_snapshot=False,
+        prometheus=PromQL(
+            Concern.SELF,
+            # Per watchdog instance: a replica that cannot see the cluster is worth knowing.
+            "kafka_watchdog_up == 0",
+            "kafka-watchdog {{ $labels.instance }} has no fresh view of Kafka cluster "
+            "{{ $labels.kafka_cluster }}",
+            "The watchdog's view of Kafka cluster {{ $labels.kafka_cluster }} has been older "
+            "than collection.stale_after for $for (kafka_watchdog_snapshot_age_seconds): "
+            "the cluster is not watched and its other alerts are guesses. "
+            "kafka_watchdog_collection_failing and /readyz give the failing stage and why.",
+        ),
     ),
     RuleSpec(
         "partly_blind",
@@ -71,6 +82,17 @@ RULES = (
         partly_blind,
         for_=120,
         needs_snapshot=False,
+        prometheus=PromQL(
+            Concern.SELF,
+            # The series exists exactly while the stage lacks part of its answer.
+            "kafka_watchdog_unknown_since_timestamp_seconds > 0",
+            "kafka-watchdog {{ $labels.instance }} is partly blind to Kafka cluster "
+            "{{ $labels.kafka_cluster }} (stage {{ $labels.stage }})",
+            "The {{ $labels.stage }} stage of the watchdog has answered only in part, or not "
+            "at all, for $for (kafka_watchdog_unknown_since_timestamp_seconds says since "
+            "when, kafka_watchdog_unknown_parts how much): what it lacks keeps its last known "
+            "state and alerts on it hold. /api/clusters names the parts and the error.",
+        ),
     ),
     RuleSpec(
         "zookeeper_session_lost",
@@ -79,5 +101,14 @@ RULES = (
         (),
         zookeeper_lost,
         for_=60,
+        prometheus=PromQL(
+            Concern.SELF,
+            'kafka_watchdog_zookeeper_session_state{state="CONNECTED"} == 0',
+            "kafka-watchdog {{ $labels.instance }} lost its ZooKeeper session to Kafka "
+            "cluster {{ $labels.kafka_cluster }}",
+            "The watchdog's ZooKeeper session for Kafka cluster {{ $labels.kafka_cluster }} "
+            "has not been connected for $for: ISR and leader changes are seen only at the "
+            "Admin API's pace (collection.metadata_interval), not as they happen.",
+        ),
     ),
 )

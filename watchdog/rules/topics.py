@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.rules.finding import Finding
-from kafka_watchdog.rules.spec import RuleSpec, Settings
+from kafka_watchdog.rules.spec import Concern, PromQL, RuleSpec, Settings
 
 
 def risky_config(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
@@ -32,5 +32,16 @@ RULES = (
         "A topic's settings turn one broker failure into data loss or outage.",
         ("topic", "hazard"),
         risky_config,
+        prometheus=PromQL(
+            Concern.REPLICATION,
+            "max by (kafka_cluster, topic, hazard) (kafka_watchdog_topic_config_hazard) == 1",
+            "Topic {{ $labels.topic }} has a risky setting ({{ $labels.hazard }}) in Kafka "
+            "cluster {{ $labels.kafka_cluster }}",
+            "Topic {{ $labels.topic }}: {{ $labels.hazard }} (docs/metrics.md lists the "
+            "hazards): one broker failure turns into data loss or an outage.",
+            # Topics are often created first and configured a moment later; a setting that
+            # holds for 10 minutes is the topic's.
+            for_=600,
+        ),
     ),
 )

@@ -489,6 +489,9 @@ class AdminSource:
             out[resource.name] = TopicConfig(
                 min_insync_replicas=_int(result.get("min.insync.replicas")),
                 unclean_leader_election=_bool(result.get("unclean.leader.election.enable")),
+                retention_ms=_int(result.get("retention.ms")),
+                retention_bytes=_int(result.get("retention.bytes")),
+                cleanup_policy=_str(result.get("cleanup.policy")),
             )
         denied = sorted(t for t, why in unknown.items() if why == kafka_errors.AUTHORIZATION)
         failed = sorted(t for t, why in unknown.items() if why != kafka_errors.AUTHORIZATION)
@@ -591,6 +594,10 @@ def _int(entry: Any) -> int | None:
         return int(entry.value) if entry is not None and entry.value is not None else None
     except ValueError:
         return None
+
+
+def _str(entry: Any) -> str | None:
+    return str(entry.value) if entry is not None and entry.value is not None else None
 
 
 def _bool(entry: Any) -> bool | None:

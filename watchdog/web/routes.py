@@ -3,7 +3,6 @@ alerting status) and never call Kafka; silences are the one thing they change.""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -11,36 +10,15 @@ from typing import Any
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
-from kafka_watchdog import __version__
-from kafka_watchdog.alerting.silences import Silences
+from kafka_watchdog.alerting.silences import SilenceLimit, Silences, parse_request
 from kafka_watchdog.alerting.status import AlertingStatus
-from kafka_watchdog.config.durations import parse_duration, parse_timestamp
-from kafka_watchdog.model.published import Published
-from kafka_watchdog.model.state import ClusterBoard, ClusterState
+from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.model.unknown import Unknowns
-from kafka_watchdog.sinks.metrics import MetricsRenderer
+from kafka_watchdog.web import status_page
+from kafka_watchdog.web.keys import ALERTING, BOARD, MAX_SILENCE_DURATION, RENDERER, SILENCES
+from kafka_watchdog.web.security import AUTHENTICATED, USER
 
-BOARD = web.AppKey("board", ClusterBoard)
-RENDERER = web.AppKey("renderer", MetricsRenderer)
-ALERTING = web.AppKey("alerting", Published[AlertingStatus])
-SILENCES = web.AppKey("silences", Silences)
-
-_INDEX = """<!doctype html><html><head><title>kafka-watchdog</title></head><body>
-<h1>kafka-watchdog {version}</h1>
-<ul>
-<li><a href="/metrics">/metrics</a> Prometheus metrics (all clusters;
- <code>?kafka_cluster=NAME</code> for one)</li>
-<li><a href="/healthz">/healthz</a> the daemon is alive</li>
-<li><a href="/readyz">/readyz</a> every configured cluster has a fresh view</li>
-<li><a href="/api/clusters">/api/clusters</a> the state of each cluster (JSON)</li>
-<li><a href="/api/alerts">/api/alerts</a> pending, firing and recently resolved alerts</li>
-<li><a href="/api/silences">/api/silences</a> silences (POST to add, DELETE /api/silences/ID
- to expire)</li>
-</ul></body></html>"""
-
-
-async def index(request: web.Request) -> web.Response:
-    return web.Response(text=_INDEX.format(version=__version__), content_type="text/html")
+__all__ = ["ALERTING", "BOARD", "MAX_SILENCE_DURATION", "RENDERER", "SILENCES", "add_routes"]
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
@@ -148,7 +126,13 @@ def unknown_json(unknown: Unknowns) -> dict[str, object]:
 async def readyz(request: web.Request) -> web.Response:
     states = cluster_states(request.app[BOARD].states(), time.time())
     ready = all(s["ready"] for s in states)
-    return web.json_response({"ready": ready, "clusters": states}, status=200 if ready else 503)
+    doc: dict[str, object] = {"ready": ready, "clusters": states}
+    alerting = request.app.get(ALERTING)
+    if alerting is not None and alerting.value.state_error is not None:
+        # Pages would not survive a restart (or are not being queued): not ready.
+        doc["ready"] = ready = False
+        doc["alerting"] = {"state": alerting.value.state_error}
+    return web.json_response(doc, status=200 if ready else 503)
 
 
 async def api_clusters(request: web.Request) -> web.Response:
@@ -177,45 +161,46 @@ async def api_silences(request: web.Request) -> web.Response:
 
 async def api_add_silence(request: web.Request) -> web.Response:
     """{"matchers": {"label": "regex"}, "ends_at": ISO | "duration": "2h", "comment": "...",
-    "created_by": "..."} -> the silence, with its id."""
+    "created_by": "..."} -> the silence, with its id. Checked in alerting/silences.py; who
+    may call it is the guard middleware's business (web/security.py)."""
     silences = _silences(request)
     try:
         doc = await request.json()
-        matchers = doc["matchers"]
-        if not isinstance(matchers, dict) or not matchers:
-            raise ValueError("matchers must be a non-empty object of label -> regex")
-        for pattern in matchers.values():
-            re.compile(pattern)
-        now = time.time()
-        if "ends_at" in doc:
-            ends = parse_timestamp(str(doc["ends_at"]))
-        else:
-            ends = now + parse_duration(doc["duration"])
-        if ends <= now:
-            raise ValueError("the silence would already be over (ends_at in the past)")
-    except (KeyError, ValueError, TypeError, re.error) as exc:
-        missing = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise web.HTTPBadRequest(
-            text=f"bad silence: {missing}; expected {{matchers: {{label: regex}}, "
-            "ends_at: ISO time or duration: 2h, comment, created_by}\n"
+        wanted = parse_request(doc, time.time(), request.app[MAX_SILENCE_DURATION])
+    except ValueError as exc:  # SilenceRejected, or a body that is not JSON
+        raise web.HTTPBadRequest(text=f"bad silence: {str(exc)[:500]}\n") from None
+    who = request.get(USER, "api")
+    # An authenticated caller is who they proved to be; created_by cannot claim otherwise.
+    author = who if request.get(AUTHENTICATED) else (wanted.created_by or "api")
+    try:
+        silence = await silences.add(
+            wanted.matchers, wanted.ends_at, wanted.comment, author, who=who
+        )
+    except SilenceLimit as exc:
+        raise web.HTTPConflict(text=f"{exc}\n") from None
+    except Exception as exc:  # the store could not keep it: nothing was silenced
+        raise web.HTTPServiceUnavailable(
+            text=f"the silence could not be saved, so it was not added: {exc}\n"
         ) from None
-    silence = await silences.add(
-        {str(k): str(v) for k, v in matchers.items()},
-        ends,
-        str(doc.get("comment", "")),
-        str(doc.get("created_by", "api")),
-    )
     return web.json_response(silence.to_json(), status=201)
 
 
 async def api_expire_silence(request: web.Request) -> web.Response:
-    if not await _silences(request).expire(request.match_info["silence_id"]):
+    who = request.get(USER, "api")
+    try:
+        found = await _silences(request).expire(request.match_info["silence_id"], who=who)
+    except Exception as exc:
+        raise web.HTTPServiceUnavailable(
+            text=f"the change could not be saved, so the silence is still active: {exc}\n"
+        ) from None
+    if not found:
         raise web.HTTPNotFound(text="no such silence\n")
     return web.Response(status=204)
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/", index)
+    app.router.add_get("/", status_page.page)
+    app.router.add_get("/api/status", status_page.api_status)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -74,6 +74,9 @@ YAML into the ConfigMap and hashed into the pod template, so a change rolls the 
 {{- $config := deepCopy .Values.config -}}
 {{- $server := get $config "server" | default dict -}}
 {{- $_ := set $server "listen" (printf "0.0.0.0:%d" (int .Values.port)) -}}
+{{- if .Values.webConfig.existingSecret -}}
+{{- $_ := set $server "web_config_file" (printf "/etc/kafka-watchdog/web/%s" .Values.webConfig.key) -}}
+{{- end -}}
 {{- $_ := set $config "server" $server -}}
 {{- $alerting := get $config "alerting" | default dict -}}
 {{- if not (get $alerting "state_dir") -}}
@@ -201,20 +204,23 @@ volumeMounts:
     mountPath: {{ include "kafka-watchdog.secretsPath" . }}
     readOnly: true
   {{- end }}
+  {{- if .Values.webConfig.existingSecret }}
+  - name: watchdog-web
+    mountPath: /etc/kafka-watchdog/web
+    readOnly: true
+  {{- end }}
   {{- with .Values.extraVolumeMounts }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
-{{- with .Values.livenessProbe }}
-livenessProbe:
-  {{- toYaml . | nindent 2 }}
+{{- range $name := list "livenessProbe" "readinessProbe" "startupProbe" }}
+{{- with (get $.Values $name) }}
+{{- $probe := deepCopy . }}
+{{- if and $.Values.webConfig.tls $probe.httpGet }}
+{{- $_ := set $probe.httpGet "scheme" "HTTPS" }}
 {{- end }}
-{{- with .Values.readinessProbe }}
-readinessProbe:
-  {{- toYaml . | nindent 2 }}
+{{ $name }}:
+  {{- toYaml $probe | nindent 2 }}
 {{- end }}
-{{- with .Values.startupProbe }}
-startupProbe:
-  {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- with .Values.resources }}
 resources:
@@ -243,6 +249,12 @@ Prefixed names, so that they cannot clash with a host workload's volumes in side
 - name: watchdog-secrets
   secret:
     secretName: {{ .Values.existingSecret }}
+    defaultMode: 0440
+{{- end }}
+{{- if .Values.webConfig.existingSecret }}
+- name: watchdog-web
+  secret:
+    secretName: {{ .Values.webConfig.existingSecret }}
     defaultMode: 0440
 {{- end }}
 {{- with .Values.extraVolumes }}

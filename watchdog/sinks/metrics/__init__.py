@@ -2,15 +2,16 @@
 
 A scrape never waits on Kafka: it only reads what the collection loops stored. The bulk of
 the output (partitions, groups, kafka_exporter names) changes only when a cluster's published
-state holds a new snapshot, so it is built once per state version and reused, encoded and gzipped,
-by every scrape until the next one; only the watchdog's own few series (ages, collection
-health) are built for each scrape. Series of a deleted topic or group vanish with the next
-snapshot. Every metric is documented in docs/metrics.md.
+state holds a new snapshot, so it is built once per state version and reused, encoded and
+compressed, by every scrape until the next one; only the watchdog's own few series (ages,
+collection health, the process) are built for each scrape, and come after the bulk. Series of
+a deleted topic or group vanish with the next snapshot. Every metric is documented in
+docs/metrics.md.
 """
 
 from __future__ import annotations
 
-import gzip
+import struct
 import time
 import zlib
 from collections import OrderedDict
@@ -25,25 +26,41 @@ from kafka_watchdog.alerting.status import AlertingStatus
 from kafka_watchdog.config.schema import MetricsConfig
 from kafka_watchdog.model.published import Published
 from kafka_watchdog.model.state import ClusterBoard, ClusterState
-from kafka_watchdog.sinks.metrics import alerts, cluster, compat, groups, own
+from kafka_watchdog.sinks.metrics import alerts, cluster, compat, foresight, groups, own
 from kafka_watchdog.sinks.metrics.families import Families, render
 
 # Cached bodies kept: one per (format, set of clusters asked for), each for its versions.
 CACHE_ENTRIES = 16
-GZIP_LEVEL = 3  # cheap: the gzipped bulk is cached, the per-scrape part is small
+GZIP_LEVEL = 3  # cheap: the compressed bulk is cached, the per-scrape part is small
+# A gzip member's header (RFC 1952): magic, deflate, no flags, no mtime, unknown OS.
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+
+
+def _deflate(chunks: Sequence[bytes], final: bool) -> tuple[bytes, int, int]:
+    """Raw deflate of the chunks (one after the other, never joined), their CRC-32 and
+    length. Not final: the stream ends with a sync flush (byte-aligned, no last block), so
+    another raw deflate stream may follow it as one stream."""
+    packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15)
+    parts, crc, size = [], 0, 0
+    for chunk in chunks:
+        parts.append(packer.compress(chunk))
+        crc, size = zlib.crc32(chunk, crc), size + len(chunk)
+    parts.append(packer.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH))
+    return b"".join(parts), crc, size
 
 
 @dataclass
 class _Body:
     versions: tuple[int, ...]
     chunks: list[bytes]
-    gzipped: bytes | None = field(default=None)
+    # The chunks as raw deflate ending in a sync flush, their CRC-32 and length: made once,
+    # on the first gzipped scrape.
+    deflated: tuple[bytes, int, int] | None = field(default=None)
 
-    def gzip(self) -> bytes:
-        if self.gzipped is None:
-            packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: gzip framing
-            self.gzipped = b"".join([*map(packer.compress, self.chunks), packer.flush()])
-        return self.gzipped
+    def deflate(self) -> tuple[bytes, int, int]:
+        if self.deflated is None:
+            self.deflated = _deflate(self.chunks, final=False)
+        return self.deflated
 
 
 class MetricsRenderer:
@@ -84,6 +101,7 @@ class MetricsRenderer:
         if state.snapshot is not None and state.assessment is not None:
             cluster.collect(fams, state, state.snapshot, state.assessment, self.config)
             groups.collect(fams, state, self.config)
+            foresight.collect(fams, state, self.config)
         fams.compact()
         self._per_cluster[state.name] = (state.version, fams)
         return fams
@@ -123,8 +141,7 @@ class MetricsRenderer:
         extra = self.compat_families(states)
         if extra is not None:
             parts.append(extra)
-        chunks = render(parts, openmetrics) + ([b"# EOF\n"] if openmetrics else [])
-        body = self._bodies[key] = _Body(versions, chunks)
+        body = self._bodies[key] = _Body(versions, render(parts, openmetrics))
         self._bodies.move_to_end(key)
         while len(self._bodies) > CACHE_ENTRIES:
             self._bodies.popitem(last=False)
@@ -139,15 +156,29 @@ class MetricsRenderer:
         now: float | None = None,
     ) -> list[bytes]:
         """The body of a /metrics answer (every cluster, or `states`), as chunks to write in
-        order. Concatenated gzip members are one valid gzip stream (RFC 1952), so the cached
-        gzipped bulk follows the fresh head as it is."""
+        order: the cached bulk, then the fresh tail (the watchdog's own series).
+
+        Gzipped, it is ONE gzip member: clients such as curl decode only the first member of
+        a multi-member stream. The cached bulk is raw deflate ending in a sync flush, the tail
+        is compressed on its own after it (a deflate stream may continue at a byte boundary
+        with blocks that refer to nothing before them), and the trailer's CRC-32 continues
+        the bulk's cached CRC over the tail alone: nothing of the bulk is compressed or
+        checksummed again per scrape."""
         chosen = self.board.states() if states is None else tuple(states)
         own_part = self.own_families(chosen, time.time() if now is None else now)
-        head = b"".join([self._process(openmetrics).encode(), *render([own_part], openmetrics)])
+        tail = b"".join(
+            [
+                self._process(openmetrics).encode(),
+                *render([own_part], openmetrics),
+                b"# EOF\n" if openmetrics else b"",
+            ]
+        )
         bulk = self._bulk(chosen, openmetrics)
         if gzipped:
-            return [gzip.compress(head, GZIP_LEVEL), bulk.gzip()]
-        return [head, *bulk.chunks]
+            deflated, crc, size = bulk.deflate()
+            trailer = struct.pack("<II", zlib.crc32(tail, crc), (size + len(tail)) & 0xFFFFFFFF)
+            return [GZIP_HEADER, deflated, _deflate([tail], final=True)[0], trailer]
+        return [*bulk.chunks, tail]
 
     def exposition(
         self,

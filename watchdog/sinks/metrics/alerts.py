@@ -17,40 +17,24 @@ def collect(fams: Families, status: AlertingStatus, clusters: set[str]) -> None:
         cluster = alert.finding.labels.get(C, "")
         if cluster in clusters:
             counts[(cluster, alert.finding.rule, alert.finding.severity, alert.state.value)] += 1
-    family = fams.gauge(
-        "alerts",
-        "Alerts by rule, severity and state (pending, firing, resolved and still kept).",
-        [C, "rule", "severity", "state"],
-    )
+    family = fams.gauge("alerts", [C, "rule", "severity", "state"])
     for labels, count in sorted(counts.items()):
         family.add_metric(list(labels), count)
-    fams.gauge(
-        "alerting_notifier",
-        "1 when this replica is the one that notifies (always 1 without alerting.ha).",
-        [],
-    ).add_metric([], 1 if status.notifier else 0)
-    fams.counter(
-        "alert_evaluations",
-        "Alert evaluations completed (every alerting.evaluation_interval, scraped or not).",
-        [],
-    ).add_metric([], status.evaluations)
+    fams.gauge("alerting_notifier", []).add_metric([], 1 if status.notifier else 0)
+    fams.counter("alert_evaluations", []).add_metric([], status.evaluations)
     target = ["receiver", "target"]
-    for name, counter, doc in (
-        ("notifications_sent", status.sent, "Notifications delivered."),
-        ("notifications_failed", status.failed, "Delivery attempts that failed (retried)."),
-        (
-            "notifications_dropped",
-            status.dropped,
-            "Notifications given up: the receiver refused them as malformed or is gone.",
-        ),
+    for name, counter in (
+        ("notifications_sent", status.sent),
+        ("notifications_failed", status.failed),
+        ("notifications_dropped", status.dropped),
     ):
-        counter_family = fams.counter(name, doc, target)
+        counter_family = fams.counter(name, target)
         for (receiver, kind), value in sorted(counter.items()):
             counter_family.add_metric([receiver, kind], value)
-    queued = fams.gauge(
-        "notifications_queued",
-        "Notifications waiting in the outbox (receiver down, or backing off).",
-        ["receiver"],
-    )
+    queued = fams.gauge("notifications_queued", ["receiver"])
     for receiver in status.receivers:
         queued.add_metric([receiver], status.queued.get(receiver, 0))
+    fams.gauge("alerting_state_healthy", []).add_metric([], 0 if status.state_error else 1)
+    fams.counter("alerting_state_write_failures", []).add_metric([], status.state_write_failures)
+    fams.counter("alerting_state_rows_skipped", []).add_metric([], status.state_rows_skipped)
+    fams.gauge("alerting_state_lost", []).add_metric([], 1 if status.state_lost else 0)

@@ -87,6 +87,7 @@ OV_CONTROLLER = row(OVERVIEW, "Controller")
 OV_PARTITIONS = row(OVERVIEW, "Partitions")
 OV_AT_RISK = row(OVERVIEW, "Partitions at risk")
 OV_EVENTS = row(OVERVIEW, "Recent events")
+OV_DISKS = row(OVERVIEW, "Broker disks")
 TP_HEALTH = row(TOPICS, "Topic health")
 TP_HAZARDS = row(TOPICS, "Config hazards")
 TP_LEADERS = row(TOPICS, "Leader balance")
@@ -721,6 +722,40 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         "after the first one given up",
     ),
     _m(
+        "alerting_state_healthy",
+        "gauge",
+        (),
+        "1 when the alerting state (alerting.state_dir) is being written; 0 when a write "
+        "failed, the file was deleted or the state_dir is unusable (see /readyz for why).",
+        "",
+        _S.ALERTING,
+    ),
+    _m(
+        "alerting_state_write_failures",
+        "counter",
+        (),
+        "Writes of the alerting state that failed (retried at the next evaluation).",
+        "writes",
+        _S.ALERTING,
+    ),
+    _m(
+        "alerting_state_rows_skipped",
+        "counter",
+        (),
+        "Saved alerts, groups, silences or outbox rows that were unreadable and skipped.",
+        "rows",
+        _S.ALERTING,
+    ),
+    _m(
+        "alerting_state_lost",
+        "gauge",
+        (),
+        "1 when the alerting state file was damaged at start and moved aside (a fresh one "
+        "was started: open incidents may be paged again).",
+        "",
+        _S.ALERTING,
+    ),
+    _m(
         "notifications_queued",
         "gauge",
         ("receiver",),
@@ -749,6 +784,8 @@ _TP = (T, P)
 _CG = "consumergroup"
 COMPAT_METRICS: tuple[Metric, ...] = (
     _compat("brokers", (), "Number of brokers in the cluster.", "brokers"),
+    # kafka_exporter's dashboards build their broker variables on it.
+    _compat("broker_info", ("address", "id"), "1 for each broker, with its host:port and id.", ""),
     _compat("topic_partitions", (T,), "Number of partitions for this topic.", "partitions"),
     _compat("topic_partition_current_offset", _TP, "Current offset of a partition.", "offset"),
     _compat("topic_partition_oldest_offset", _TP, "Oldest offset of a partition.", "offset"),
@@ -833,7 +870,133 @@ PROCESS_METRICS: tuple[Metric, ...] = (
 )
 
 # Everything kafka-watchdog's /metrics can hold.
-CATALOGUE: tuple[Metric, ...] = WATCHDOG_METRICS + COMPAT_METRICS + PROCESS_METRICS
+# -- lag foresight and broker disks ---------------------------------------------------------
+B, D = "broker", "log_dir"
+WITH_FORESIGHT = WITH_LAG + ", once two offsets cycles give rates"
+WITH_LOG_DIRS = "once the brokers answered DescribeLogDirs (`collection.log_dirs_interval`)"
+FORESIGHT_METRICS: tuple[Metric, ...] = (
+    _m(
+        "consumergroup_topic_catchup_seconds",
+        "gauge",
+        GT,
+        "Time until the group has no lag on the topic at its current rates (lag / (consumed "
+        "- produced), the slowest partition): 0 caught up, +Inf never (the lag does not "
+        "shrink). Error bounds: docs/foresight.md.",
+        "seconds",
+        _S.GROUPS,
+        (LG_RISK,),
+        WITH_FORESIGHT,
+    ),
+    _m(
+        "consumergroup_topic_retention_risk_seconds",
+        "gauge",
+        GT,
+        "Time until retention deletes the first record the group has not read on the topic "
+        "(its soonest partition; a lower bound): 0 due now, +Inf nothing unread at risk.",
+        "seconds",
+        _S.GROUPS,
+        (LG_RISK,),
+        WITH_LAG + " on topics whose configs were read",
+    ),
+    _m(
+        "consumergroup_retention_risk_seconds",
+        "gauge",
+        GTP,
+        "Time until retention deletes the first record the group has not read on the "
+        "partition (a lower bound): 0 due now, +Inf nothing unread at risk.",
+        "seconds",
+        _S.GROUPS,
+        (LG_PARTITIONS,),
+        WITH_LAG + "; " + PER_PARTITION,
+    ),
+    _m(
+        "consumergroup_records_skipped",
+        "counter",
+        GT,
+        "Records retention deleted before the group read them (its committed offset fell "
+        "below the log start).",
+        "records",
+        _S.GROUPS,
+        (LG_RISK,),
+        "after the log start passed a group's committed offset",
+    ),
+    _m(
+        "broker_log_dir_online",
+        "gauge",
+        (C, B, D),
+        "1 while the broker's log dir is online; 0 when it is offline (KAFKA_STORAGE_ERROR) "
+        "or no longer listed by the broker.",
+        "",
+        _S.CLUSTER,
+        (OV_DISKS,),
+        WITH_LOG_DIRS,
+    ),
+    _m(
+        "broker_log_dir_size_bytes",
+        "gauge",
+        (C, B, D),
+        "Bytes of the replicas on the log dir (the last known size for an offline dir).",
+        "bytes",
+        _S.CLUSTER,
+        (OV_DISKS,),
+        WITH_LOG_DIRS,
+    ),
+    _m(
+        "broker_log_dir_partitions",
+        "gauge",
+        (C, B, D),
+        "Replicas on the log dir (for an offline dir, the ones it had when last online).",
+        "replicas",
+        _S.CLUSTER,
+        (OV_DISKS,),
+        WITH_LOG_DIRS,
+    ),
+    _m(
+        "broker_log_dir_usable_bytes",
+        "gauge",
+        (C, B, D),
+        "Free bytes on the log dir's volume, as the broker reports it.",
+        "bytes",
+        _S.CLUSTER,
+        (OV_DISKS,),
+        WITH_LOG_DIRS + ", brokers 3.3 and later",
+    ),
+    _m(
+        "broker_log_dir_total_bytes",
+        "gauge",
+        (C, B, D),
+        "Size of the log dir's volume, as the broker reports it.",
+        "bytes",
+        _S.CLUSTER,
+        (OV_DISKS,),
+        WITH_LOG_DIRS + ", brokers 3.3 and later",
+    ),
+    _m(
+        "broker_log_dir_growth_bytes_per_second",
+        "gauge",
+        (C, B, D),
+        "Growth of the log dir's size over the last hour (since first seen, if less), in "
+        "bytes per second (x 3600: per hour).",
+        "bytes per second",
+        _S.CLUSTER,
+        (OV_DISKS,),
+        WITH_LOG_DIRS + ", from the second round on",
+    ),
+    _m(
+        "topic_size_bytes",
+        "gauge",
+        (C, T),
+        "Bytes the topic's replicas take on the brokers' online log dirs (every replica).",
+        "bytes",
+        _S.CLUSTER,
+        (TP_GROWTH,),
+        WITH_LOG_DIRS,
+    ),
+)
+
+CATALOGUE: tuple[Metric, ...] = (
+    WATCHDOG_METRICS + FORESIGHT_METRICS + COMPAT_METRICS + PROCESS_METRICS
+)
 BY_NAME: MappingProxyType[str, Metric] = MappingProxyType({m.name: m for m in CATALOGUE})
 
 

@@ -13,35 +13,36 @@ from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.sinks.metrics.families import Families, Family
 
 
+def address(host: str, port: int) -> str:
+    """host:port as kafka_exporter writes a broker's address (Go's net.JoinHostPort: an IPv6
+    host in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def collect(fams: Families, states: Sequence[ClusterState], with_cluster_label: bool) -> None:
     extra = ["kafka_cluster"] if with_cluster_label else []
 
-    def gauge(name: str, doc: str, labels: list[str]) -> Family:
-        return fams.gauge(
-            name, doc + " (kafka_exporter compatible)", [*labels, *extra], prefix="kafka_"
-        )
+    def gauge(name: str, labels: list[str]) -> Family:
+        return fams.gauge(name, [*labels, *extra], prefix="kafka_")
 
-    brokers = gauge("brokers", "Number of brokers in the cluster.", [])
-    partitions = gauge("topic_partitions", "Number of partitions for this topic.", ["topic"])
+    brokers = gauge("brokers", [])
+    broker_info = gauge("broker_info", ["address", "id"])
+    partitions = gauge("topic_partitions", ["topic"])
     tp = ["topic", "partition"]
-    current = gauge("topic_partition_current_offset", "Current offset of a partition.", tp)
-    oldest = gauge("topic_partition_oldest_offset", "Oldest offset of a partition.", tp)
-    in_sync = gauge("topic_partition_in_sync_replica", "In-sync replicas of a partition.", tp)
-    leader = gauge("topic_partition_leader", "Leader broker id of a partition.", tp)
-    preferred = gauge(
-        "topic_partition_leader_is_preferred", "1 if the partition uses its preferred broker.", tp
-    )
-    replicas = gauge("topic_partition_replicas", "Replicas of a partition.", tp)
-    under = gauge(
-        "topic_partition_under_replicated_partition", "1 if the partition is under-replicated.", tp
-    )
+    current = gauge("topic_partition_current_offset", tp)
+    oldest = gauge("topic_partition_oldest_offset", tp)
+    in_sync = gauge("topic_partition_in_sync_replica", tp)
+    leader = gauge("topic_partition_leader", tp)
+    preferred = gauge("topic_partition_leader_is_preferred", tp)
+    replicas = gauge("topic_partition_replicas", tp)
+    under = gauge("topic_partition_under_replicated_partition", tp)
     ctp = ["consumergroup", "topic", "partition"]
     ct = ["consumergroup", "topic"]
-    c_offset = gauge("consumergroup_current_offset", "Committed offset of a group.", ctp)
-    c_offset_sum = gauge("consumergroup_current_offset_sum", "Sum of committed offsets.", ct)
-    c_lag = gauge("consumergroup_lag", "Lag of a group on a partition.", ctp)
-    c_lag_sum = gauge("consumergroup_lag_sum", "Lag of a group on a topic.", ct)
-    c_members = gauge("consumergroup_members", "Members of a group.", ["consumergroup"])
+    c_offset = gauge("consumergroup_current_offset", ctp)
+    c_offset_sum = gauge("consumergroup_current_offset_sum", ct)
+    c_lag = gauge("consumergroup_lag", ctp)
+    c_lag_sum = gauge("consumergroup_lag_sum", ct)
+    c_members = gauge("consumergroup_members", ["consumergroup"])
 
     for state in states:
         snap, assessment = state.snapshot, state.assessment
@@ -49,6 +50,8 @@ def collect(fams: Families, states: Sequence[ClusterState], with_cluster_label: 
             continue
         cl = [state.name] if with_cluster_label else []
         brokers.add_metric(cl, len(snap.brokers))
+        for broker_id, broker in sorted(snap.brokers.items()):
+            broker_info.add_metric([address(broker.host, broker.port), str(broker_id), *cl], 1)
         for topic in snap.topics.values():
             partitions.add_metric([topic.name, *cl], len(topic.partitions))
             assessed = assessment.topics[topic.name]

@@ -6,9 +6,9 @@ cluster with 1,000 groups. A family here formats each sample line once, with one
 per family, and the lines are the same in the Prometheus text format and in OpenMetrics (only
 the HELP/TYPE headers and the final `# EOF` differ), so one build serves both formats.
 
-Every family must be declared in `catalogue.py`: its help text, type and labels come from
-there (the help a caller passes is ignored), so /metrics, docs/metrics.md and the dashboards
-cannot drift apart.
+Every family must be declared in `catalogue.py`: its help text comes from there and its type
+and labels are checked against it, so /metrics, docs/metrics.md and the dashboards cannot
+drift apart. Callers name a family and its labels, never its help.
 """
 
 from __future__ import annotations
@@ -112,9 +112,12 @@ class Families:
     def __init__(self) -> None:
         self._families: dict[str, Family] = {}
 
-    def _get(
-        self, full: str, kind: str, doc: str, labels: Sequence[str], scheduled: bool
-    ) -> Family:
+    def _get(self, full: str, kind: str, labels: Sequence[str], scheduled: bool) -> Family:
+        if isinstance(labels, str):  # the old (name, help, labels) call
+            raise TypeError(
+                f"metric {full}: pass (name, labels); its help text is the catalogue's "
+                "(sinks/metrics/catalogue.py)"
+            )
         family = self._families.get(full)
         if family is None:
             spec = BY_NAME.get(full)
@@ -125,8 +128,6 @@ class Families:
                     f"metric {full} is a {kind} with labels {list(labels)}, but the catalogue "
                     f"declares a {spec.type} with labels {list(spec.labels)}"
                 )
-            # `doc` is not used: the catalogue's help is the one text (the callers still pass
-            # theirs while the sinks are being reworked; it may go once they settle).
             family = Family(
                 full, kind, spec.help + SCHEDULE_NOTE if scheduled else spec.help, labels
             )
@@ -135,18 +136,15 @@ class Families:
             raise ValueError(f"metric {full} declared twice with different type or labels")
         return family
 
+    # (name, labels) only: a call that still passes a help text (name, help, labels) fails
+    # here, loudly, instead of emitting a text the catalogue does not hold.
     def gauge(
-        self,
-        name: str,
-        doc: str,
-        labels: Sequence[str],
-        prefix: str = PREFIX,
-        scheduled: bool = True,
+        self, name: str, labels: Sequence[str], *, prefix: str = PREFIX, scheduled: bool = True
     ) -> Family:
-        return self._get(prefix + name, "gauge", doc, labels, scheduled)
+        return self._get(prefix + name, "gauge", labels, scheduled)
 
-    def counter(self, name: str, doc: str, labels: Sequence[str], prefix: str = PREFIX) -> Family:
-        return self._get(prefix + name, "counter", doc, labels, True)
+    def counter(self, name: str, labels: Sequence[str], *, prefix: str = PREFIX) -> Family:
+        return self._get(prefix + name, "counter", labels, True)
 
     def __iter__(self) -> Iterator[Family]:
         return iter(self._families.values())

@@ -13,12 +13,8 @@ def collect(fams: Families, cluster: ClusterState, config: MetricsConfig) -> Non
     name = cluster.name
     snap = cluster.snapshot
     group_states = snap.groups if snap is not None else {}
-    members = fams.gauge("consumergroup_members", "Members of the group.", [C, G])
-    state = fams.gauge(
-        "consumergroup_state",
-        "1 for the group's current state (Stable, Empty, ...).",
-        [C, G, "state"],
-    )
+    members = fams.gauge("consumergroup_members", [C, G])
+    state = fams.gauge("consumergroup_state", [C, G, "state"])
     for group_id, group in group_states.items():
         members.add_metric([name, group_id], group.members)
         state.add_metric([name, group_id, group.state], 1)
@@ -26,53 +22,17 @@ def collect(fams: Families, cluster: ClusterState, config: MetricsConfig) -> Non
     gl = [C, G]
     gtl = [C, G, T]
     gtpl = [C, G, T, P]
-    status = fams.gauge(
-        "consumergroup_status",
-        "1 for the group's lag status: its worst partition's (OK, WARN, STALL, STOP, REWIND, "
-        "ERROR, UNKNOWN).",
-        [C, G, "status"],
-    )
-    lag_sum = fams.gauge(
-        "consumergroup_topic_lag", "Lag in messages summed over the topic's partitions.", gtl
-    )
-    lag_max = fams.gauge(
-        "consumergroup_topic_lag_max", "Largest partition lag of the group on the topic.", gtl
-    )
-    seconds_max = fams.gauge(
-        "consumergroup_topic_lag_seconds_max",
-        "Largest partition lag in seconds of the group on the topic (interpolated from the "
-        "log end history; error within one offsets interval).",
-        gtl,
-    )
-    unknown_since = fams.gauge(
-        "consumergroup_unknown_since_timestamp_seconds",
-        "Since when part of the group's lag is not a current answer (Unix time).",
-        gl,
-    )
-    races = fams.counter(
-        "consumergroup_lag_clamped",
-        "Times a committed offset was newer than the log end read (a read race): lag "
-        "reported as 0, never negative.",
-        gl,
-    )
+    status = fams.gauge("consumergroup_status", [C, G, "status"])
+    lag_sum = fams.gauge("consumergroup_topic_lag", gtl)
+    lag_max = fams.gauge("consumergroup_topic_lag_max", gtl)
+    seconds_max = fams.gauge("consumergroup_topic_lag_seconds_max", gtl)
+    unknown_since = fams.gauge("consumergroup_unknown_since_timestamp_seconds", gl)
+    races = fams.counter("consumergroup_lag_clamped", gl)
     if config.partition_level:
-        committed = fams.gauge(
-            "consumergroup_committed_offset", "Offset the group committed.", gtpl
-        )
-        lag = fams.gauge(
-            "consumergroup_lag", "Log end offset minus committed offset, never negative.", gtpl
-        )
-        seconds = fams.gauge(
-            "consumergroup_lag_seconds",
-            "How long ago the group's next unread record was written (interpolated; error "
-            "within one offsets interval).",
-            gtpl,
-        )
-        pstatus = fams.gauge(
-            "consumergroup_partition_status",
-            "1 for the partition's lag status (Burrow's rules over lag.window).",
-            [*gtpl, "status"],
-        )
+        committed = fams.gauge("consumergroup_committed_offset", gtpl)
+        lag = fams.gauge("consumergroup_lag", gtpl)
+        seconds = fams.gauge("consumergroup_lag_seconds", gtpl)
+        pstatus = fams.gauge("consumergroup_partition_status", [*gtpl, "status"])
     for group_id, group_lag in cluster.lag.items():
         status.add_metric([name, group_id, group_lag.status.value], 1)
         stale = group_lag.stale_since

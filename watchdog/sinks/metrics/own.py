@@ -18,49 +18,22 @@ C = "kafka_cluster"
 def build_info(fams: Families) -> None:
     versions = [__version__, platform.python_version(), confluent_kafka.libversion()[0]]
     fams.gauge(
-        "build_info",
-        "Version of kafka-watchdog and of the libraries it reads Kafka with.",
-        ["version", "python_version", "librdkafka_version"],
-        scheduled=False,
+        "build_info", ["version", "python_version", "librdkafka_version"], scheduled=False
     ).add_metric(versions, 1)
 
 
 def collect(fams: Families, cluster: ClusterState, now: float) -> None:
     name = cluster.name
     ready, _ = cluster.ready(now)
-    fams.gauge(
-        "up", "1 when the watchdog has a fresh view of the cluster, else 0.", [C]
-    ).add_metric([name], 1.0 if ready else 0.0)
+    fams.gauge("up", [C]).add_metric([name], 1.0 if ready else 0.0)
     stage = [C, "source", "stage"]
-    success = fams.gauge(
-        "last_collection_success_timestamp_seconds",
-        "When a collection stage last succeeded (Unix time).",
-        stage,
-    )
-    duration = fams.gauge(
-        "collection_duration_seconds", "Duration of the stage's last collection.", stage
-    )
-    attempts = fams.counter("collections", "Collections attempted per source and stage.", stage)
-    errors = fams.counter("collection_errors", "Collections failed per source and stage.", stage)
-    failing = fams.gauge(
-        "collection_failing",
-        "1 while the stage's last attempt failed, with why: authentication, tls, "
-        "authorization (a missing ACL), unreachable, timeout or error. Absent while it "
-        "succeeds. The message is in /api/clusters and the log.",
-        [*stage, "reason"],
-    )
-    partial = fams.counter(
-        "partial_answers",
-        "Collections that answered for part of the cluster only (some groups or topics "
-        "unanswered: a coordinator gone, an ACL missing); they count as errors too.",
-        stage,
-    )
-    lost = fams.counter(
-        "collections_lost",
-        "Collections whose answer was lost because the Admin API worker died (a librdkafka "
-        "abort) or hung while they waited for it.",
-        stage,
-    )
+    success = fams.gauge("last_collection_success_timestamp_seconds", stage)
+    duration = fams.gauge("collection_duration_seconds", stage)
+    attempts = fams.counter("collections", stage)
+    errors = fams.counter("collection_errors", stage)
+    failing = fams.gauge("collection_failing", [*stage, "reason"])
+    partial = fams.counter("partial_answers", stage)
+    lost = fams.counter("collections_lost", stage)
     for health in cluster.health.sources():
         labels = [name, health.source, health.stage]
         if health.last_success is not None:
@@ -74,16 +47,8 @@ def collect(fams: Families, cluster: ClusterState, now: float) -> None:
         if health.last_reason is not None:
             failing.add_metric([*labels, health.last_reason], 1.0)
     unknown = cluster.unknown
-    parts = fams.gauge(
-        "unknown_parts",
-        "Parts of the cluster the stage could not answer for, carried with their last known state.",
-        [C, "stage"],
-    )
-    since = fams.gauge(
-        "unknown_since_timestamp_seconds",
-        "Since when the stage has not answered in full (Unix time).",
-        [C, "stage"],
-    )
+    parts = fams.gauge("unknown_parts", [C, "stage"])
+    since = fams.gauge("unknown_since_timestamp_seconds", [C, "stage"])
     for part_stage in PART_STAGES:
         parts.add_metric([name, part_stage], unknown.parts(part_stage))
     for blind_stage in sorted({*PART_STAGES, *unknown.stages}):
@@ -91,27 +56,17 @@ def collect(fams: Families, cluster: ClusterState, now: float) -> None:
         if oldest is not None:
             since.add_metric([name, blind_stage], oldest)
     if cluster.admin_worker_restarts:
-        restarts = fams.counter(
-            "admin_worker_restarts", "Admin API worker processes replaced.", [C, "cause"]
-        )
+        restarts = fams.counter("admin_worker_restarts", [C, "cause"])
         for cause, count in sorted(cluster.admin_worker_restarts.items()):
             restarts.add_metric([name, cause], count)
     current = cluster.zookeeper_state
     if current is not None:
-        zk_state = fams.gauge(
-            "zookeeper_session_state",
-            "1 for the current state of the ZooKeeper session, 0 for the others.",
-            [C, "state"],
-        )
+        zk_state = fams.gauge("zookeeper_session_state", [C, "state"])
         for state in ZK_STATES:
             zk_state.add_metric([name, state], 1.0 if state == current else 0.0)
-        fams.counter(
-            "zookeeper_malformed_znodes",
-            "Znodes skipped because their data could not be parsed.",
-            [C],
-        ).add_metric([name], cluster.zookeeper_malformed)
+        fams.counter("zookeeper_malformed_znodes", [C]).add_metric(
+            [name], cluster.zookeeper_malformed
+        )
     snap = cluster.snapshot
     if snap is not None:
-        fams.gauge("snapshot_age_seconds", "Age of the latest cluster view.", [C]).add_metric(
-            [name], max(0.0, now - snap.taken_at)
-        )
+        fams.gauge("snapshot_age_seconds", [C]).add_metric([name], max(0.0, now - snap.taken_at))
