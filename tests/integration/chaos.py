@@ -415,7 +415,7 @@ class Chaos:
                         "severities": ["critical", "warning", "info"],
                         "matchers": {"rule": "|".join(PAGED)},
                         "pagerduty": {
-                            "routing_key": "chaos",
+                            "routing_key": "chaos-pagerduty-routing-key",
                             "api_base": f"http://127.0.0.1:{self.pager.port}",
                         },
                     }

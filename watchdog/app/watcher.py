@@ -305,12 +305,11 @@ class ClusterWatcher:
             self._succeeded("groups", started)
         groups = carry(last, answered, unknown)
         # Unknown even when nothing is known to carry (a group an alert names, after a
-        # restart): its alerts hold.
-        self._unknown_groups = unknown_since(self._unknown_groups, unknown, started)
-        if not incomplete:
-            self._listing_incomplete = None
-        elif self._listing_incomplete is None:
-            self._listing_incomplete = started
+        # restart): its alerts hold. Published together with the groups below, not before:
+        # another stage publishing while ListOffsets runs must not show the listing complete
+        # beside groups not yet updated (a restart resolved every group alert that way).
+        unknown_groups = unknown_since(self._unknown_groups, unknown, started)
+        listing_incomplete = None if not incomplete else self._listing_incomplete or started
 
         every, led = self._partitions()
         failure: SourceError | None = None
@@ -323,6 +322,7 @@ class ClusterWatcher:
         missing = [tp for tp in every if fresh.get(tp, (None, None))[1] is None]
         self._unknown_partitions = unknown_since(self._unknown_partitions, missing, started)
         now = time.time()
+        self._unknown_groups, self._listing_incomplete = unknown_groups, listing_incomplete
         lag = self.lag.observe(groups, offsets, now, self._unknown_groups, self._unknown_partitions)
         self._look_ahead(lag, offsets, now)
         self._update(offsets=Timed(offsets, now), groups=Timed(groups, now))
