@@ -184,7 +184,8 @@ class Scraper:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(10)
+        if self._thread.is_alive():
+            self._thread.join(10)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -454,9 +455,16 @@ class Chaos:
                 consumer.close()
         self.consumer = RateConsumer(cluster.bootstrap_servers, self.topic, self.live).start()
         self.consumer.wait_consumed(PARTITIONS * RECORDS, timeout=90)
-        truth = group_command(cluster, self.stopped)
         lag = RECORDS - STOPPED_AT
-        assert truth == {g: dict.fromkeys(range(PARTITIONS), lag) for g in self.stopped}, truth
+        want = {g: dict.fromkeys(range(PARTITIONS), lag) for g in self.stopped}
+        seen: list[object] = []
+        # ConsumerGroupCommand answers nothing while a coordinator still loads (a busy
+        # machine): ask until it shows exactly the commits made.
+        wait(
+            lambda: seen.append(group_command(cluster, self.stopped)) or seen[-1] == want,
+            lambda: f"ConsumerGroupCommand to show the stopped groups' lag: {seen[-1:]}",
+            120,
+        )
         for group in self.stopped:
             for rule in CONSUMER_RULES:
                 labels = {"rule": rule, "group": group}

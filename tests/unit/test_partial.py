@@ -338,3 +338,29 @@ def test_39_an_alert_on_a_topic_whose_configs_are_unknown_holds() -> None:
     blind = state(unknown=Unknowns(configs=frozen_map({"t": 9_000.0})))
     assert holding(rules, [blind], NOW)(alert) == 9_000.0
     assert holding(rules, [state()], NOW)(alert) is None
+
+
+def test_40_no_answer_about_the_controller_is_not_a_missing_controller() -> None:
+    # KRaft right after a start: metadata answered, the quorum stage not yet. No source has
+    # said anything about the controller: no controller_missing finding, and an open one
+    # holds (since the start) rather than resolving.
+    rules = effective_rules({})
+    base = state()
+    assert base.snapshot is not None
+    unasked = dataclasses.replace(
+        base, snapshot=dataclasses.replace(base.snapshot, controller_id=None), events_since=7.0
+    )
+    assert evaluate({"controller_missing": rules["controller_missing"]}, [unasked], NOW)[0] == []
+    f = Finding("controller_missing", "critical", {"kafka_cluster": "prod"}, "none")
+    alert = Alert(f, State.FIRING, 1.0, 1.0, fired_at=1.0)
+    assert holding(rules, [unasked], NOW)(alert) == 7.0
+    # A quorum that answered "no leader" is a real answer: it fires, and nothing holds it.
+    said = dataclasses.replace(
+        unasked,
+        snapshot=dataclasses.replace(
+            unasked.snapshot, sources=frozen_map({"controller": ("quorum", NOW)})
+        ),
+    )
+    (found,) = evaluate({"controller_missing": rules["controller_missing"]}, [said], NOW)[0]
+    assert found.summary == "no active controller is known"
+    assert holding(rules, [said], NOW)(alert) is None

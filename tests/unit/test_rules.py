@@ -81,7 +81,7 @@ def snapshot(controller: int | None = 1) -> ClusterSnapshot:
         topics=frozen_map(
             {"orders": TopicState("orders", parts, config=TopicConfig(2, False)), "risky": risky}
         ),
-        sources=frozen_map({"offsets": ("admin", NOW)}),
+        sources=frozen_map({"offsets": ("admin", NOW), "controller": ("zookeeper", NOW)}),
     )
 
 

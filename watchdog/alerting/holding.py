@@ -10,6 +10,8 @@ read from a stale view. An alert without a finding is held, not resolved, when:
   start, no listing has answered yet);
 - it judges a topic's configs (under_min_isr, risky_topic_config) and they are unknown
   (DescribeConfigs failed for the topic, or has not answered since the start);
+- it is controller_missing and no source has answered about the controller (KRaft: the
+  quorum stage has not answered since the start);
 - it is an event alert (a rule with `keep_firing_for`: unclean elections, truncations,
   event rates) that fired before this process began remembering events (a restart): the
   event that fired it cannot be seen again, and its condition lasts at least until
@@ -53,6 +55,14 @@ def holding(
             since = state.unknown.configs.get(topic)
             if since is not None:
                 return since
+        if (
+            alert.finding.rule == "controller_missing"
+            and state.snapshot is not None
+            and state.snapshot.controller_id is None
+            and "controller" not in state.snapshot.sources
+        ):
+            blind = state.unknown.stages.get("quorum")
+            return blind.since if blind is not None else state.events_since
         rule = rules.get(alert.finding.rule)
         if (
             rule is not None

@@ -28,6 +28,11 @@ def controller_missing(rule: Settings, state: ClusterState, now: float) -> Itera
     snap = state.snapshot
     if snap is None or not state.ready(now)[0] or not snap.brokers:
         return
+    if snap.controller_id is None and "controller" not in snap.sources:
+        # No source has answered about the controller yet (KRaft: the quorum stage, right
+        # after a start or while it times out): unknown, not missing. partly_blind says so;
+        # an open alert holds (alerting/holding.py).
+        return
     if snap.controller_id is None:
         yield rule.finding(state, "no active controller is known")
     elif state.unknown.controller is not None:
