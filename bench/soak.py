@@ -73,9 +73,11 @@ def soak(cluster: KafkaCluster, workdir: Path, minutes: float, seed: int) -> int
             if kind == "zookeeper node killed":
                 assert isinstance(cluster, ZkKafkaCluster)
                 node = cluster.zookeeper(hit[0])
-                # One ZooKeeper node of three: the quorum stays, nothing is paged, the
-                # Admin path and the session go on; the invariants still hold.
+                # One ZooKeeper node of three: the quorum stays and the Admin path goes on.
+                # The watchdog's session, if it was on that node, is suspended until it
+                # moves to another: zookeeper_session_lost (for 0s here) may page for it.
                 run.note(f"{name}: {hit}")
+                run.explain("zookeeper_session_lost")
                 node.kill()
                 if restart:
                     run.restart_daemon()
