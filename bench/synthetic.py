@@ -37,6 +37,7 @@ from kafka_watchdog.model.snapshot import (
     frozen_map,
 )
 from kafka_watchdog.model.state import ClusterBoard
+from kafka_watchdog.model.unknown import Blind, Unknowns
 from kafka_watchdog.rules.finding import Finding
 
 
@@ -104,7 +105,13 @@ def populated_watcher(
     watcher.health = health.with_stage(configs).with_zookeeper_state("CONNECTED")
     for step in range(3):
         cycle = frozen_map({tp: (s, e + step * 100) for tp, (s, e) in offsets.items()})
-        lag = watcher.lag.observe(frozen_map(group_states), cycle, now - 20 + step * 10)
+        lag = watcher.lag.observe(
+            frozen_map(group_states),
+            cycle,
+            now - 20 + step * 10,
+            # The first group's coordinator did not answer the last cycle: its lag is carried.
+            unknown_groups=frozen_map({"group-00000": now - 5} if step == 2 else {}),
+        )
         watcher._look_ahead(lag, cycle, now - 20 + step * 10)
     # Log dirs: one online dir per broker holding its replicas, and on broker 6 a second dir
     # that failed (KAFKA_STORAGE_ERROR); records a group never read (retention got there first).
@@ -135,7 +142,23 @@ def populated_watcher(
     counts = {(EventKind.CONTROLLER_CHANGED.value, ""): 2}
     for kind in EventKind:  # one event of every kind on the first topic
         counts[(kind.value, topics[0].name)] = counts.get((kind.value, topics[0].name), 0) + 1
-    watcher.board.publish(dataclasses.replace(watcher.state, event_counts=frozen_map(counts)))
+    # Part of the cluster unseen: one group (its coordinator gone), one partition's offsets
+    # (no leader), the configs stage refused; one Admin API worker aborted.
+    unknown = Unknowns(
+        groups=frozen_map({"group-00000": now - 5}),
+        partitions=frozen_map({(topics[0].name, 0): now - 5}),
+        stages=frozen_map(
+            {"configs": Blind("configs", now - 5, "authorization", "refused", None, False)}
+        ),
+    )
+    watcher.board.publish(
+        dataclasses.replace(
+            watcher.state,
+            event_counts=frozen_map(counts),
+            unknown=unknown,
+            admin_worker_restarts=frozen_map({"abort": 1}),
+        )
+    )
     return watcher
 
 

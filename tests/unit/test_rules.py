@@ -38,6 +38,7 @@ from kafka_watchdog.model.snapshot import (
     frozen_map,
 )
 from kafka_watchdog.model.state import ClusterState
+from kafka_watchdog.model.unknown import Blind, Unknowns
 from kafka_watchdog.rules.finding import Finding
 from kafka_watchdog.rules.registry import BY_NAME, RULES
 from kafka_watchdog.rules.spec import DEFAULT_RUNBOOK_BASE_URL, DaemonOnly, RuleSpec
@@ -80,7 +81,7 @@ def snapshot(controller: int | None = 1) -> ClusterSnapshot:
         topics=frozen_map(
             {"orders": TopicState("orders", parts, config=TopicConfig(2, False)), "risky": risky}
         ),
-        sources=frozen_map({"offsets": ("admin", NOW)}),
+        sources=frozen_map({"offsets": ("admin", NOW), "controller": ("zookeeper", NOW)}),
     )
 
 
@@ -153,6 +154,9 @@ STATES = [
     ("02 no controller known, ZooKeeper session lost", state(
         snapshot(controller=None), health=state(None).health.with_zookeeper_state("LOST"))),
     ("03 the watchdog lost sight of the cluster", state(None, fresh=False)),
+    ("04 the groups stage answers in part", state(snapshot(), unknown=Unknowns(
+        groups=frozen_map({"billing": NOW - 30}), stages=frozen_map({"groups": Blind(
+            "groups", NOW - 30, "coordinator", "3 of 9 groups unread", 3, True)})))),
 ]  # fmt: skip
 
 

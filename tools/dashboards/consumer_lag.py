@@ -92,7 +92,25 @@ def build() -> Board:
             ],
             bars=True,
         ),
-        width=24,
+        width=16,
+        height=6,
+    )
+    board.add(
+        table(
+            "Groups not seen now",
+            "Groups part of whose lag is carried, not read: their coordinator or a partition's "
+            "leader did not answer (their series show the last known lag; alerts on them "
+            "hold). Value: since when, as a time.",
+            [
+                Query(
+                    f"kafka_watchdog_consumergroup_unknown_since_timestamp_seconds{S} * 1000",
+                    empty_ok="only while a group's lag is unknown",
+                )
+            ],
+            "dateTimeAsIso",
+            hide=HIDE,
+        ),
+        width=8,
         height=6,
     )
 

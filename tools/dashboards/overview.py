@@ -143,12 +143,17 @@ def build() -> Board:
     board.add(
         timeseries(
             "Controller changes",
-            "Controller changes seen per interval.",
+            "Controller moves (to another node) and elections (every new epoch: moves and "
+            "re-elections on the same node) seen per interval.",
             [
                 Query(
                     f"{BY} (increase(kafka_watchdog_controller_changes_total{S}{RATE}))",
-                    "{{kafka_cluster}}",
-                )
+                    "{{kafka_cluster}} moved",
+                ),
+                Query(
+                    f"{BY} (increase(kafka_watchdog_controller_elections_total{S}{RATE}))",
+                    "{{kafka_cluster}} elections",
+                ),
             ],
             bars=True,
         ),

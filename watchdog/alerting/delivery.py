@@ -1,5 +1,6 @@
 """Delivery: drain the outbox through the senders, with retries and backoff, in order per
-destination; and push the alerts to Alertmanager on its resend interval.
+destination; and push the alerts to Alertmanager: at once when what it should know changed
+(an alert fired, resolved, was silenced), and again every resend interval.
 
 When the store refuses a step's outbox rows (a full or read-only disk), they are sent from
 memory instead (`send_unsaved`): a disk must not be able to stop the daemon from paging. That
@@ -66,7 +67,10 @@ class Delivery:
         self.dropped: Counter[tuple[str, str]] = Counter()
         self.queued: dict[str, int] = {}
         self._wake = asyncio.Event()
+        self.alertmanager_wake = asyncio.Event()  # set when an evaluation changed an alert
         self._am_sent: dict[str, float] = {}
+        # What each Alertmanager receiver was last told: (alert, firing or resolved) pairs.
+        self._am_told: dict[str, frozenset[tuple[str, str]]] = {}
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._unsaved: deque[Unsaved] = deque()
         self._last_error = ""
@@ -242,7 +246,11 @@ class Delivery:
         for sender in self.senders.values():
             if not isinstance(sender, AlertmanagerSender):
                 continue
-            if now - self._am_sent.get(sender.receiver, 0) < sender.resend_interval:
+            told = sender.told(listed, muted)
+            # New and resolved alerts go at once; the rest is re-posted every resend interval
+            # (Alertmanager ends an alert that is not re-posted before its endsAt).
+            due = now - self._am_sent.get(sender.receiver, 0) >= sender.resend_interval
+            if not due and told == self._am_told.get(sender.receiver):
                 continue
             key = (sender.receiver, sender.kind)
             try:
@@ -253,6 +261,7 @@ class Delivery:
             else:
                 self.sent[key] += 1
                 self._am_sent[sender.receiver] = now
+                self._am_told[sender.receiver] = told
             self.on_change()
 
     def has_alertmanager(self) -> bool:

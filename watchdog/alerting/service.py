@@ -11,6 +11,7 @@ service publishes an AlertingStatus, which is all the metrics and the HTTP API r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -193,6 +194,8 @@ class AlertingService:
         if rows:
             await self.delivery.refresh_queue()
             self.delivery.wake()
+        if outcome.changed:
+            self.delivery.alertmanager_wake.set()  # Alertmanager hears of it now, too
         self._publish()
         return outcome.notifications
 
@@ -234,13 +237,18 @@ class AlertingService:
             await asyncio.sleep(self.config.evaluation_interval)
 
     async def _alertmanager_loop(self) -> None:
+        """Push at once after an evaluation that changed an alert (and once a second, which
+        sends only what changed otherwise, e.g. a silence, or what is due again)."""
+        wake = self.delivery.alertmanager_wake
         while True:
+            wake.clear()
             now = time.time()
             alerts = self.evaluation.book.alerts.values()
             await self.delivery.push_alertmanager(
                 now, alerts, self.evaluation.muted(self.silences.all(), now)
             )
-            await asyncio.sleep(1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), 1.0)
 
     # -- the published status -------------------------------------------------------------
 

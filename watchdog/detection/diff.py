@@ -157,24 +157,31 @@ def _brokers(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
 
 
 def _controller(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
+    """A new controller node is a move; a new epoch on the same node is a re-election (the
+    quorum or ZooKeeper elected again and the same node won: the controller was briefly
+    unavailable, but did not move)."""
     if curr.controller_id is None or prev.controller_id is None:
         return  # unknown on one side: no claim either way
     before = (prev.controller_id, prev.controller_epoch)
     after = (curr.controller_id, curr.controller_epoch)
-    if before != after:
-        epochs = (
-            f" (epoch {prev.controller_epoch} -> {curr.controller_epoch})"
-            if curr.controller_epoch is not None
-            else ""
-        )
-        yield _event(
-            curr,
-            EventKind.CONTROLLER_CHANGED,
-            "controller",
-            ControllerChange(before, after),
-            f"controller moved from {prev.controller_id} to {curr.controller_id}{epochs}",
-            broker=curr.controller_id,
-        )
+    if before == after:
+        return
+    epochs = (
+        f" (epoch {prev.controller_epoch} -> {curr.controller_epoch})"
+        if curr.controller_epoch is not None
+        else ""
+    )
+    if curr.controller_id != prev.controller_id:
+        kind = EventKind.CONTROLLER_CHANGED
+        detail = f"controller moved from {prev.controller_id} to {curr.controller_id}{epochs}"
+    elif prev.controller_epoch is not None and curr.controller_epoch is not None:
+        kind = EventKind.CONTROLLER_REELECTED
+        detail = f"controller re-elected on {curr.controller_id}{epochs}"
+    else:
+        return  # the same node, an epoch known on one side only: nothing is known to change
+    yield _event(
+        curr, kind, "controller", ControllerChange(before, after), detail, broker=curr.controller_id
+    )
 
 
 def _recreated(old: TopicState, new: TopicState) -> bool:
@@ -232,18 +239,26 @@ def _partition(
             source_time=new.source_time,
         )
 
-    removed = [r for r in old.isr if r not in new.isr]
-    added = [r for r in new.isr if r not in old.isr]
-    if removed:
+    isr = IsrChange(old.isr, new.isr)
+    removed, added = list(isr.left), list(isr.joined)
+    if removed and added:
+        # One change, one event (an unclean election replaces [1] by [2]): it says both.
+        yield event(
+            EventKind.ISR_REPLACED,
+            isr,
+            f"{subject}: ISR changed from {list(old.isr)} to {list(new.isr)} "
+            f"(out: {removed}, in: {added})",
+        )
+    elif removed:
         yield event(
             EventKind.ISR_SHRINK,
-            IsrChange(old.isr, new.isr),
+            isr,
             f"{subject}: ISR shrank from {list(old.isr)} to {list(new.isr)} (out: {removed})",
         )
-    if added:
+    elif added:
         yield event(
             EventKind.ISR_EXPAND,
-            IsrChange(old.isr, new.isr),
+            isr,
             f"{subject}: ISR grew from {list(old.isr)} to {list(new.isr)} (back: {added})",
         )
 

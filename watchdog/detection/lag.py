@@ -31,6 +31,15 @@ def lag_messages(committed: int, log_end: int) -> tuple[int, bool]:
     return (0, True) if lag < 0 else (lag, False)
 
 
+def lag_seconds_at_least(points: Sequence[Point], committed: int) -> bool:
+    """Whether `lag_seconds` can only give a lower bound: the committed offset is older than
+    the oldest recorded point and the history shows no growth to extrapolate from (one
+    point: right after a start, or a partition nobody writes to)."""
+    if not points or committed >= points[-1][0] or committed >= points[0][0]:
+        return False
+    return len(points) < 2 or points[-1][0] <= points[0][0]
+
+
 def lag_seconds(points: Sequence[Point], committed: int, now: float) -> float | None:
     """How long ago the log end was at `committed`; None without any recorded point."""
     if not points:
@@ -62,10 +71,17 @@ class Sample:
 def evaluate(
     samples: Sequence[Sample], owned: bool, now: float, window: float, min_samples: int
 ) -> LagStatus:
-    """Burrow's rules over the samples inside the window (oldest first)."""
+    """Burrow's rules over the samples inside the window (oldest first).
+
+    When the window holds fewer than `min_samples` (collection cycles slowed down by a
+    fault: each one waits out a timeout), the latest `min_samples` samples are judged
+    instead: a slow cycle is not a reason to forget a status. UNKNOWN only while fewer than
+    `min_samples` samples exist at all."""
     recent = [s for s in samples if now - s.at <= window]
     if len(recent) < min_samples:
-        return LagStatus.UNKNOWN
+        if len(samples) < min_samples:
+            return LagStatus.UNKNOWN
+        recent = list(samples)[-min_samples:]
     if any(s.lag == 0 for s in recent):
         return LagStatus.OK
     pairs = list(itertools.pairwise(recent))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
 from kafka_watchdog.detection.lag import (
     Point,
@@ -16,12 +18,14 @@ from kafka_watchdog.detection.lag import (
     evaluate,
     lag_messages,
     lag_seconds,
+    lag_seconds_at_least,
 )
 from kafka_watchdog.model.lag import GroupLag, LagStatus, PartitionLag
 from kafka_watchdog.model.parts import LogOffsets
 from kafka_watchdog.model.snapshot import GroupState, frozen_map
 
 TP = tuple[str, int]
+NONE_UNKNOWN: Mapping[Any, float] = frozen_map()
 
 
 class LagTracker:
@@ -33,7 +37,8 @@ class LagTracker:
         self.min_samples = min_samples
         self.history_points = history_points
         self._points: dict[TP, PointHistory] = {}
-        self._samples: dict[tuple[str, TP], deque[Sample]] = {}
+        # group -> partition -> commit samples (a group at a time: an unknown group keeps all)
+        self._samples: dict[str, dict[TP, deque[Sample]]] = {}
         self.races_total: Counter[str] = Counter()  # commit newer than the log end read
         # The last evaluation and race counts, read-only (published as they are).
         self.latest: Mapping[str, GroupLag] = frozen_map()
@@ -48,15 +53,29 @@ class LagTracker:
     def samples(self, group: str, tp: TP) -> Sequence[Sample]:
         """The commit samples of one group-partition, oldest first (read-only: the
         foresight's rates come from them)."""
-        return self._samples.get((group, tp), ())
+        return self._samples.get(group, {}).get(tp, ())
 
     def observe(
-        self, groups: Mapping[str, GroupState], offsets: LogOffsets, at: float
+        self,
+        groups: Mapping[str, GroupState],
+        offsets: LogOffsets,
+        at: float,
+        unknown_groups: Mapping[str, float] = NONE_UNKNOWN,
+        unknown_partitions: Mapping[TP, float] = NONE_UNKNOWN,
     ) -> Mapping[str, GroupLag]:
-        """Record one cycle (group offsets read BEFORE log offsets) and evaluate it."""
+        """Record one cycle (group offsets read BEFORE log offsets) and evaluate it.
+
+        `groups` holds every group that exists as far as anyone knows: those answered this
+        cycle and, in `unknown_groups` (id -> unknown since), those whose coordinator did
+        not answer, with their last known state. `offsets` holds every partition, those
+        whose offsets could not be read this cycle (`unknown_partitions`) with their last
+        known ones. Nothing is forgotten, reset or re-judged on a missing answer: an unknown
+        group keeps its last evaluation (marked unknown since), an unknown partition its
+        last lag, and both keep their samples. Only a group absent from `groups` (deleted)
+        or a partition it no longer commits loses its history."""
         for tp, (_, end) in offsets.items():
-            if end is None:
-                continue
+            if end is None or tp in unknown_partitions:
+                continue  # a carried log end is not a new point
             history = self._points.get(tp)
             if history is None:
                 history = self._points[tp] = PointHistory(self.history_points)
@@ -66,24 +85,46 @@ class LagTracker:
 
         # Enough samples to cover the window at any poll rate the config allows.
         keep = max(self.min_samples * 4, 64)
+        previous = self.latest
         result: dict[str, GroupLag] = {}
-        seen: set[tuple[str, TP]] = set()
         for group_id, group in groups.items():
+            last = previous.get(group_id)
+            since = unknown_groups.get(group_id)
+            if since is not None:
+                # Its coordinator did not answer: its last evaluation stands, samples kept.
+                if last is not None:
+                    result[group_id] = replace(last, unknown_since=since)
+                continue
+            last_parts = {(p.topic, p.partition): p for p in last.partitions} if last else {}
+            group_samples = self._samples.setdefault(group_id, {})
+            for tp in group_samples.keys() - group.offsets.keys():
+                del group_samples[tp]  # the group no longer commits that partition
             parts = []
             for tp, committed in sorted(group.offsets.items()):
-                key = (group_id, tp)
-                seen.add(key)
-                end = offsets.get(tp, (None, None))[1]
-                history = self._points.get(tp)
-                if end is None:
+                if tp not in offsets:  # its topic is gone (or not watched)
                     parts.append(PartitionLag(*tp, committed, None, None, None, LagStatus.ERROR))
+                    continue
+                end = offsets[tp][1]
+                p_since = unknown_partitions.get(tp)
+                if p_since is not None or end is None:
+                    # No current log end: the last known lag stands (never one: unknown).
+                    p_since = at if p_since is None else p_since
+                    before = last_parts.get(tp)
+                    if before is not None:
+                        parts.append(replace(before, unknown_since=before.unknown_since or p_since))
+                    else:
+                        parts.append(
+                            PartitionLag(
+                                *tp, committed, None, None, None, LagStatus.UNKNOWN, p_since
+                            )
+                        )
                     continue
                 lag, raced = lag_messages(committed, end)
                 if raced:
                     self.races_total[group_id] += 1
-                samples = self._samples.get(key)
+                samples = group_samples.get(tp)
                 if samples is None:
-                    samples = self._samples[key] = deque(maxlen=keep)
+                    samples = group_samples[tp] = deque(maxlen=keep)
                 samples.append(Sample(committed, lag, at))
                 status = evaluate(
                     samples,
@@ -92,12 +133,25 @@ class LagTracker:
                     self.window,
                     self.min_samples,
                 )
-                seconds = lag_seconds(history.points, committed, at) if history else None
-                parts.append(PartitionLag(*tp, committed, end, lag, seconds, status))
+                history = self._points.get(tp)
+                points = history.points if history is not None else ()
+                seconds = lag_seconds(points, committed, at) if points else None
+                parts.append(
+                    PartitionLag(
+                        *tp,
+                        committed,
+                        end,
+                        lag,
+                        seconds,
+                        status,
+                        None,  # read this cycle (a status may still be UNKNOWN: few samples)
+                        lag_seconds_at_least(points, committed),
+                    )
+                )
             worst = max((p.status for p in parts), key=lambda s: s.severity, default=LagStatus.OK)
             result[group_id] = GroupLag(group_id, group.state, group.members, tuple(parts), worst)
-        for key in self._samples.keys() - seen:
-            del self._samples[key]  # group deleted or stopped committing that partition
+        for group_id in self._samples.keys() - groups.keys():
+            del self._samples[group_id]  # the group is gone
         for group_id in self.races_total.keys() - groups.keys():
             del self.races_total[group_id]
         self.latest, self.evaluated_at = frozen_map(result), at

@@ -16,9 +16,11 @@ from kafka_watchdog.model.snapshot import Broker
 class EventKind(StrEnum):
     BROKER_REGISTERED = "broker_registered"
     BROKER_GONE = "broker_gone"
-    CONTROLLER_CHANGED = "controller_changed"
-    ISR_SHRINK = "isr_shrink"
-    ISR_EXPAND = "isr_expand"
+    CONTROLLER_CHANGED = "controller_changed"  # the controller moved to another node
+    CONTROLLER_REELECTED = "controller_reelected"  # a new election, the same node won
+    ISR_SHRINK = "isr_shrink"  # replicas left the ISR, none joined
+    ISR_EXPAND = "isr_expand"  # replicas joined the ISR, none left
+    ISR_REPLACED = "isr_replaced"  # in one change, some left and others joined
     LEADER_CHANGED = "leader_changed"
     PARTITION_OFFLINE = "partition_offline"
     PARTITION_ONLINE = "partition_online"
@@ -47,7 +49,8 @@ class BrokerChange:
 
 @dataclass(frozen=True, slots=True)
 class ControllerChange:
-    """(controller id, epoch) before and after; the epoch is None where it is not known."""
+    """controller_changed and controller_reelected: (controller id, epoch) before and
+    after; the epoch is None where it is not known."""
 
     before: tuple[int, int | None]
     after: tuple[int, int | None]
@@ -55,10 +58,18 @@ class ControllerChange:
 
 @dataclass(frozen=True, slots=True)
 class IsrChange:
-    """isr_shrink and isr_expand: the ISR before and after."""
+    """isr_shrink, isr_expand and isr_replaced: the ISR before and after."""
 
     before: tuple[int, ...]
     after: tuple[int, ...]
+
+    @property
+    def left(self) -> tuple[int, ...]:
+        return tuple(r for r in self.before if r not in self.after)
+
+    @property
+    def joined(self) -> tuple[int, ...]:
+        return tuple(r for r in self.after if r not in self.before)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +177,23 @@ Change = (
     | LogDirChange
 )
 
+# What counts as what (docs/metrics.md, docs/alerting.md): a replica leaving the ISR is
+# counted by isr_shrinks_total and the isr_shrink_rate rule whether others joined in the same
+# change or not; a replica joining, by isr_expands_total. A controller election is every new
+# controller epoch: controller_changes_total counts those that moved it to another node,
+# controller_elections_total all of them, and controller_flapping judges all of them.
+ISR_LEFT = (EventKind.ISR_SHRINK, EventKind.ISR_REPLACED)
+ISR_JOINED = (EventKind.ISR_EXPAND, EventKind.ISR_REPLACED)
+CONTROLLER_ELECTED = (EventKind.CONTROLLER_CHANGED, EventKind.CONTROLLER_REELECTED)
+
 PAYLOAD: dict[EventKind, type[Change]] = {
     EventKind.BROKER_REGISTERED: BrokerChange,
     EventKind.BROKER_GONE: BrokerChange,
     EventKind.CONTROLLER_CHANGED: ControllerChange,
+    EventKind.CONTROLLER_REELECTED: ControllerChange,
     EventKind.ISR_SHRINK: IsrChange,
     EventKind.ISR_EXPAND: IsrChange,
+    EventKind.ISR_REPLACED: IsrChange,
     EventKind.LEADER_CHANGED: LeaderChange,
     EventKind.PARTITION_OFFLINE: LeaderChange,
     EventKind.PARTITION_ONLINE: LeaderChange,

@@ -20,7 +20,8 @@ import logging
 import multiprocessing
 import os
 import signal
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import MappingProxyType
@@ -29,6 +30,7 @@ from typing import Any
 from kafka_watchdog.config.schema import ClusterConfig
 from kafka_watchdog.model.parts import ClusterDescription, TopicMetadata
 from kafka_watchdog.model.snapshot import GroupState, TopicConfig
+from kafka_watchdog.sources import kafka_errors, worker_deaths
 from kafka_watchdog.sources.admin import AdminSource
 from kafka_watchdog.sources.errors import SourceError
 
@@ -90,6 +92,8 @@ class IsolatedAdminSource:
         self._pool: ProcessPoolExecutor | None = None
         self._pid: int | None = None
         self.restarts = 0
+        self.deaths: Counter[str] = Counter()  # workers replaced, by why they ended
+        self._ended: dict[int, str] = {}  # the last replaced pool's id -> how it ended
 
     def start(self) -> None:
         """Create the worker (idempotent); it starts on the first call."""
@@ -120,29 +124,41 @@ class IsolatedAdminSource:
             future = pool.submit(_worker_call, method, args)
             return await asyncio.wait_for(asyncio.wrap_future(future), limit)
         except BrokenProcessPool:
-            self._replace(pool, "died")
+            how = self._replace(pool, None)
             raise SourceError(
-                f"cluster {self.cluster.name!r}: the Admin API worker died (killed, or "
-                "a librdkafka abort); it was restarted and the next cycle retries"
+                f"cluster {self.cluster.name!r}: the Admin API worker {how} with the {method} "
+                "answer in flight: this cycle's answer is lost; a new worker answers the next",
+                kafka_errors.WORKER,
             ) from None
         except TimeoutError:
-            self._replace(pool, "hung")
+            self._replace(pool, worker_deaths.HUNG)
             raise SourceError(
-                f"cluster {self.cluster.name!r}: the Admin API worker did not answer within "
-                f"{limit:g}s; it was restarted"
+                f"cluster {self.cluster.name!r}: the Admin API worker did not answer {method} "
+                f"within {limit:g}s: this cycle's answer is lost; it was restarted",
+                kafka_errors.WORKER,
             ) from None
 
-    def _replace(self, pool: ProcessPoolExecutor, why: str) -> None:
+    def _replace(self, pool: ProcessPoolExecutor, cause: str | None) -> str:
+        """Replace a dead (`cause` None: told by its exit code) or hung worker, count why
+        it ended; returns how, for the message."""
         if self._pool is not pool:
-            return  # another call replaced it already
+            # Another call in flight replaced it already, and counted it.
+            return self._ended.get(id(pool), "died")
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        code = processes[0].exitcode if processes else None
+        cause = cause or worker_deaths.cause_of(code)
+        how = worker_deaths.describe(cause, code)
         log.warning(
             "Admin API worker %s; starting a new one",
-            why,
+            how,
             extra={"kafka_cluster": self.cluster.name},
         )
         self.restarts += 1
+        self.deaths[cause] += 1
+        self._ended = {id(pool): how}  # only the last one: the other calls are in flight
         self._kill(pool)
         self._pool, self._pid = None, None
+        return how
 
     def _kill(self, pool: ProcessPoolExecutor) -> None:
         pids = {self._pid} if self._pid is not None else set()
@@ -183,8 +199,10 @@ class IsolatedAdminSource:
         )
         return result
 
-    async def groups(self, with_offsets: bool = True) -> dict[str, GroupState]:
-        result: dict[str, GroupState] = await self._run("groups", with_offsets)
+    async def groups(
+        self, with_offsets: bool = True, known: Sequence[str] = ()
+    ) -> dict[str, GroupState]:
+        result: dict[str, GroupState] = await self._run("groups", with_offsets, list(known))
         return result
 
     async def topic_configs(self, topics: Iterable[str]) -> dict[str, TopicConfig]:

@@ -4,6 +4,8 @@ alerting status) and never call Kafka; silences are the one thing they change.""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
@@ -11,6 +13,7 @@ from prometheus_client.exposition import choose_encoder
 from kafka_watchdog.alerting.silences import SilenceLimit, Silences, parse_request
 from kafka_watchdog.alerting.status import AlertingStatus
 from kafka_watchdog.model.state import ClusterState
+from kafka_watchdog.model.unknown import Unknowns
 from kafka_watchdog.web import status_page
 from kafka_watchdog.web.keys import ALERTING, BOARD, MAX_SILENCE_DURATION, RENDERER, SILENCES
 from kafka_watchdog.web.security import AUTHENTICATED, USER
@@ -69,17 +72,55 @@ def cluster_states(published: tuple[ClusterState, ...], now: float) -> list[dict
         }
         if cluster.health.zookeeper is not None:
             state["zookeeper_session"] = cluster.health.zookeeper_state
+        state["unknown"] = unknown_json(cluster.unknown)
+        if cluster.admin_worker_restarts:
+            state["admin_worker_restarts"] = dict(cluster.admin_worker_restarts)
         if snap is not None:
             state.update(
                 cluster_id=snap.cluster_id,
                 brokers=sorted(snap.brokers),
-                controller_id=snap.controller_id,
+                controller_id=snap.controller_id if cluster.unknown.controller is None else None,
                 topics=len(snap.topics),
                 partitions=snap.partition_count,
                 snapshot_age_seconds=round(now - snap.taken_at, 3),
             )
         states.append(state)
     return states
+
+
+# Names listed per kind of unknown part: enough to act on, bounded for big clusters.
+UNKNOWN_LISTED = 50
+
+
+def unknown_json(unknown: Unknowns) -> dict[str, object]:
+    """What the watchdog could not see: per stage its blind spell, and per kind of part
+    how many, since when (the oldest), and the first names with their own times."""
+
+    def parts(found: Mapping[Any, float], name: Callable[[Any], str]) -> dict[str, object]:
+        ordered = sorted(found.items(), key=lambda kv: (kv[1], name(kv[0])))
+        return {
+            "count": len(found),
+            "since": ordered[0][1] if ordered else None,
+            "first": {name(k): since for k, since in ordered[:UNKNOWN_LISTED]},
+        }
+
+    return {
+        "stages": {
+            stage: {
+                "since": blind.since,
+                "reason": blind.reason,
+                "partial": blind.partial,
+                "parts": blind.parts,
+                "error": blind.detail,
+            }
+            for stage, blind in sorted(unknown.stages.items())
+        },
+        "groups": parts(unknown.groups, str),
+        "group_listing_incomplete_since": unknown.group_listing,
+        "partitions": parts(unknown.partitions, lambda tp: f"{tp[0]}-{tp[1]}"),
+        "topics": parts(unknown.configs, str),
+        "controller_since": unknown.controller,
+    }
 
 
 async def readyz(request: web.Request) -> web.Response:

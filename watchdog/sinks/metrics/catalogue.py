@@ -230,6 +230,59 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         (OV_CLUSTERS, WD_HEALTH),
         "once the cluster has been seen",
     ),
+    _m(
+        "partial_answers",
+        "counter",
+        STAGE,
+        "Collections that answered for part of the cluster only (some groups or topics "
+        "unanswered: a coordinator gone, an ACL missing); they count as errors too.",
+        "collections",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+    ),
+    _m(
+        "collections_lost",
+        "counter",
+        STAGE,
+        "Collections whose answer was lost because the Admin API worker died (a librdkafka "
+        "abort) or hung while they waited for it.",
+        "collections",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+    ),
+    _m(
+        "unknown_parts",
+        "gauge",
+        (C, "stage"),
+        "Parts of the cluster the stage could not answer for, carried with their last known "
+        "state: consumer groups (groups), partitions' log offsets (offsets: no leader or no "
+        "answer), topics' configs (configs).",
+        "parts",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+    ),
+    _m(
+        "unknown_since_timestamp_seconds",
+        "gauge",
+        (C, "stage"),
+        "Since when the stage has not answered in full: the oldest time one of its parts "
+        "became unknown, or its first failed attempt (Unix time).",
+        "seconds since the epoch",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+        "while the stage lacks an answer for something",
+    ),
+    _m(
+        "admin_worker_restarts",
+        "counter",
+        (C, "cause"),
+        "Admin API worker processes replaced, by why they ended: abort (SIGABRT: a "
+        "librdkafka assertion), killed (another signal), exited, hung.",
+        "restarts",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+        "after the first restart",
+    ),
     # -- cluster, brokers, controller ------------------------------------------------------
     _m(
         "cluster_info",
@@ -283,10 +336,21 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         "controller_changes",
         "counter",
         (C,),
-        "Controller changes seen since the watchdog started.",
+        "Controller changes seen since the watchdog started: the controller moved to "
+        "another node (a re-election on the same node counts in controller_elections only).",
         "changes",
         _S.CLUSTER,
         (OV_CONTROLLER, OV_EVENTS),
+    ),
+    _m(
+        "controller_elections",
+        "counter",
+        (C,),
+        "Controller elections seen since the watchdog started: every new controller epoch, "
+        "whether the controller moved or was re-elected on the same node.",
+        "elections",
+        _S.CLUSTER,
+        (OV_CONTROLLER,),
     ),
     _m(
         "topics",
@@ -419,7 +483,8 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         "isr_shrinks",
         "counter",
         (C, T),
-        "ISR shrinks seen (a replica fell out of sync). Per topic.",
+        "ISR shrinks seen: changes in which a replica fell out of sync (an ISR replaced in "
+        "one change, a replica out and another in, counts here and in isr_expands). Per topic.",
         "events",
         _S.CLUSTER,
         (OV_EVENTS, TP_HEALTH),
@@ -428,7 +493,8 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         "isr_expands",
         "counter",
         (C, T),
-        "ISR expansions seen (a replica caught up). Per topic.",
+        "ISR expansions seen: changes in which a replica caught up (an ISR replaced in one "
+        "change counts here and in isr_shrinks). Per topic.",
         "events",
         _S.CLUSTER,
         (OV_EVENTS, TP_HEALTH),
@@ -500,6 +566,18 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         _S.GROUPS,
         (LG_RISK,),
         WITH_LAG,
+    ),
+    _m(
+        "consumergroup_unknown_since_timestamp_seconds",
+        "gauge",
+        (C, G),
+        "Since when part of the group's lag is not a current answer (its coordinator or a "
+        "partition's leader did not answer, or too few samples yet): the series of the group "
+        "show its last known lag meanwhile (Unix time).",
+        "seconds since the epoch",
+        _S.GROUPS,
+        (LG_RISK,),
+        "while part of the group's lag is unknown",
     ),
     _m(
         "consumergroup_topic_lag",
