@@ -325,7 +325,9 @@ class ClusterWatcher:
         self._unknown_groups, self._listing_incomplete = unknown_groups, listing_incomplete
         lag = self.lag.observe(groups, offsets, now, self._unknown_groups, self._unknown_partitions)
         self._look_ahead(lag, offsets, now)
-        self._update(offsets=Timed(offsets, now), groups=Timed(groups, now))
+        # The offsets are stamped with the time the read began: a cycle that began before a
+        # leader change may have read the old leader, and must not pass for a read after it.
+        self._update(offsets=Timed(offsets, started), groups=Timed(groups, now))
         if failure is not None:
             raise failure
         unanswered = [tp for tp in missing if tp in asked]
