@@ -3,7 +3,9 @@ movement, the per-topic view, records deleted unread, and the lag history."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Any
 
 import pytest
 
@@ -199,6 +201,33 @@ def test_tracker_end_to_end_a_stopped_group_on_a_short_retention_topic() -> None
     assert p.catchup_seconds == INF  # nobody consumes
     assert (p.retention_seconds, p.retention_basis) == (50.0, "time")  # 300 - 250
     assert out["g"].topics["t"].retention_seconds == 50.0
+
+
+def test_tracker_carries_the_last_forecast_while_its_inputs_are_unknown() -> None:
+    """A group whose coordinator is gone keeps its last lag with no current log end: the
+    forecast must stand (carried) rather than its series vanish, then follow the next
+    real answer."""
+    tracker = ForesightTracker(window=300.0, caught_up_within=60.0)
+    samples = [Sample(0, 1000, 800.0), Sample(0, 3000, 1000.0)]
+    config = frozen_map({"t": TopicConfig(retention_ms=300_000, cleanup_policy="delete")})
+
+    def group(lag: int | None, log_end: int | None, since: float | None) -> Any:
+        part = PartitionLag("t", 0, 0, log_end, lag, 250.0 if lag else None, LagStatus.STOP)
+        part = dataclasses.replace(part, unknown_since=since)
+        return frozen_map({"g": GroupLag("g", "Empty", 0, (part,), LagStatus.STOP)})
+
+    def observe(lag: Any, offsets: Any, at: float) -> Any:
+        return tracker.observe(lag, lambda g, tp: samples, offsets, config, {}, at)
+
+    known = observe(group(3000, 3000, None), frozen_map({("t", 0): (0, 3000)}), NOW)
+    first = known["g"].partitions[0]
+    assert first.catchup_seconds == INF and first.retention_seconds == 50.0
+    blind = observe(group(None, None, NOW), frozen_map({("t", 0): (None, None)}), NOW + 1)
+    assert blind["g"].partitions[0] == first
+    assert blind["g"].topics["t"].catchup_seconds == INF
+    # The next answer replaces it: a group that is caught up is told so.
+    back = observe(group(0, 3100, None), frozen_map({("t", 0): (0, 3100)}), NOW + 2)
+    assert back["g"].partitions[0].catchup_seconds == 0.0
 
 
 def snap(committed: int | None, start: int | None, end: int = 100) -> ClusterSnapshot:

@@ -197,6 +197,8 @@ class ForesightTracker:
         self.window = window
         self.caught_up_within = caught_up_within
         self._starts: dict[TP, StartHistory] = {}
+        # The last forecast per group-partition: carried while its inputs are unknown.
+        self._last: dict[tuple[str, TP], PartitionForesight] = {}
 
     def observe(
         self,
@@ -246,18 +248,32 @@ class ForesightTracker:
                     partition_bytes=sizes.get(tp),
                     start_rate=start_rate,
                 )
+                catchup = catchup_seconds(p.lag, p.lag_seconds, rate, self.caught_up_within)
+                last = self._last.get((group_id, tp))
+                if catchup is None and seconds is None and last is not None:
+                    # Nothing to forecast from this cycle (the group's lag or the log's
+                    # offsets are unknown, carried): the last forecast stands, rather than
+                    # its series vanishing for a group that still exists.
+                    parts.append(last)
+                    continue
                 parts.append(
                     PartitionForesight(
                         p.topic,
                         p.partition,
                         rate,
-                        catchup_seconds(p.lag, p.lag_seconds, rate, self.caught_up_within),
+                        catchup,
                         seconds,
                         basis,
                         below_log_start=basis == "lost",
                     )
                 )
             out[group_id] = GroupForesight(group_id, by_topic(parts), tuple(parts))
+        self._last = {
+            (group_id, (part.topic, part.partition)): part
+            for group_id, g in out.items()
+            for part in g.partitions
+            if part.catchup_seconds is not None or part.retention_seconds is not None
+        }
         return frozen_map(out)
 
 
