@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from kafka_watchdog.alerting.evaluation import effective_rules, evaluate
 from kafka_watchdog.app.watcher import ClusterWatcher
@@ -207,6 +207,22 @@ async def test_a_failed_log_dir_is_named_with_the_partitions_that_lost_a_replica
     assert {f"{t}-{p}" for t, p in offline.change.partitions} == expected
     assert (await in_thread(log_dirs_command, cluster, 2))[doomed]["error"] is not None
     assert cluster.broker(2).running  # the broker runs on with its other dir
+
+    # Until the broker does I/O on the vanished dir it has not marked it offline itself (its
+    # answer is UNKNOWN_SERVER_ERROR: it cannot stat the path), and recreating the path now
+    # would make it answer as if nothing happened. On a busy machine that I/O may not have
+    # come yet: write to the topic until Kafka's own tool says the dir failed.
+    def kafka_marked_it_offline() -> bool:
+        producer = Producer({"bootstrap.servers": cluster.bootstrap_servers, "acks": "1"})
+        for partition in range(6):
+            producer.produce(topic, b"x", partition=partition)
+        producer.flush(10)
+        error = log_dirs_command(cluster, 2)[doomed]["error"] or ""
+        return "KafkaStorageException" in error
+
+    deadline = time.monotonic() + 90
+    while not await in_thread(kafka_marked_it_offline):
+        assert time.monotonic() < deadline, f"LogDirsCommand never reported {doomed} failed"
 
     # The mount point is back, empty (a replaced disk not yet in use): the broker keeps the
     # dir offline, now as KAFKA_STORAGE_ERROR, and nothing is claimed to have come back.
