@@ -10,7 +10,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv kafka promtool alertmanager stress-ng grafana-validator generate demo test \
+.PHONY: help venv kafka promtool alertmanager stress-ng chromium grafana-validator generate demo test \
 	lint unit integration integration-under-load clean reap deploy-tools image-tools image \
 	deploy-check chart-files burrow
 
@@ -98,6 +98,12 @@ generate: venv
 alertmanager:
 	@command -v prometheus-alertmanager >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus-alertmanager >/dev/null; }
 
+# Debian's chromium: the status page is tested in a real browser (playwright drives the
+# system binary; `playwright install` cannot download here, and is never needed).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null; }
+
 # stress-ng (Debian) is the CPU hog of `make integration-under-load`.
 stress-ng:
 	@command -v stress-ng >/dev/null || { apt-get update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq stress-ng >/dev/null; }
@@ -126,17 +132,17 @@ lint: venv
 unit: venv promtool grafana-validator
 	$(BIN)/pytest tests/unit -q
 
-integration: venv kafka promtool alertmanager deploy-tools image-tools
+integration: venv kafka promtool alertmanager chromium deploy-tools image-tools
 	$(BIN)/pytest tests/integration -m integration -v
 
 # The suite must hold on a busy machine (docs/testing.md): a CPU hog on every core meanwhile
 # (--cpu 0: one worker per core; --timeout: it ends even if this recipe is interrupted).
-integration-under-load: venv kafka promtool alertmanager deploy-tools image-tools stress-ng
+integration-under-load: venv kafka promtool alertmanager chromium deploy-tools image-tools stress-ng
 	stress-ng --cpu 0 --timeout 90m --quiet & hog=$$!; \
 	$(BIN)/pytest tests/integration -m integration -v --durations=10; rc=$$?; \
 	kill $$hog; exit $$rc
 
-test: venv kafka promtool alertmanager grafana-validator lint deploy-check image-tools
+test: venv kafka promtool alertmanager chromium grafana-validator lint deploy-check image-tools
 	$(BIN)/pytest tests/unit -q
 	$(BIN)/pytest tests/integration -m integration -v
 

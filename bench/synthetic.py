@@ -17,6 +17,8 @@ from kafka_watchdog.alerting.incidents import Alert, State
 from kafka_watchdog.alerting.status import AlertingStatus
 from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig, ZooKeeperConfig
+from kafka_watchdog.detection import disks
+from kafka_watchdog.model.disks import BrokerDisks, LogDir
 from kafka_watchdog.model.events import EventKind
 from kafka_watchdog.model.parts import (
     AdminView,
@@ -35,6 +37,7 @@ from kafka_watchdog.model.snapshot import (
     frozen_map,
 )
 from kafka_watchdog.model.state import ClusterBoard
+from kafka_watchdog.model.unknown import Blind, Unknowns
 from kafka_watchdog.rules.finding import Finding
 
 
@@ -80,7 +83,16 @@ def populated_watcher(
         configs=Timed(
             # Unclean leader election on: a config hazard (on the first topic at least).
             frozen_map(
-                {t.name: TopicConfig(2, t.name.endswith("7") or t is topics[0]) for t in topics}
+                {
+                    t.name: TopicConfig(
+                        2,
+                        t.name.endswith("7") or t is topics[0],
+                        retention_ms=7 * 86400 * 1000,
+                        retention_bytes=-1,
+                        cleanup_policy="delete",
+                    )
+                    for t in topics
+                }
             ),
             now,
         ),
@@ -92,18 +104,61 @@ def populated_watcher(
     configs = health.stages["configs"].failed(now, now, "DescribeConfigs refused", "authorization")
     watcher.health = health.with_stage(configs).with_zookeeper_state("CONNECTED")
     for step in range(3):
-        watcher.lag.observe(
+        cycle = frozen_map({tp: (s, e + step * 100) for tp, (s, e) in offsets.items()})
+        lag = watcher.lag.observe(
             frozen_map(group_states),
-            frozen_map({tp: (s, e + step * 100) for tp, (s, e) in offsets.items()}),
+            cycle,
             now - 20 + step * 10,
+            # The first group's coordinator did not answer the last cycle: its lag is carried.
+            unknown_groups=frozen_map({"group-00000": now - 5} if step == 2 else {}),
         )
+        watcher._look_ahead(lag, cycle, now - 20 + step * 10)
+    # Log dirs: one online dir per broker holding its replicas, and on broker 6 a second dir
+    # that failed (KAFKA_STORAGE_ERROR); records a group never read (retention got there first).
+    answers: dict[int, BrokerDisks | str] = {}
+    for broker in brokers:
+        held = {
+            (p.topic, p.partition): 1_000_000
+            for t in topics
+            for p in t.partitions
+            if broker in p.replicas
+        }
+        dirs = {"/data/0": LogDir("/data/0", None, frozen_map(held), 10**12, 10**11)}
+        answers[broker] = BrokerDisks(broker, frozen_map(dirs), now - 60)
+    first = disks.merge(frozen_map(), answers, now - 60)
+    failed = dict(answers)
+    failed[6] = BrokerDisks(
+        6,
+        frozen_map({**answers[6].dirs, "/data/1": LogDir("/data/1", "KAFKA_STORAGE_ERROR")}),  # type: ignore[union-attr]
+        now,
+    )
+    watcher.disks = watcher._size_history.with_growth(first, now - 60)
+    watcher.disks = watcher._size_history.with_growth(disks.merge(first, failed, now), now)
+    watcher.skipped[(next(iter(group_states)), topics[0].name)] = 42
+    watcher._published_skipped = frozen_map(watcher.skipped)
     watcher._update(
         offsets=Timed(frozen_map(offsets), now), groups=Timed(frozen_map(group_states), now)
     )
     counts = {(EventKind.CONTROLLER_CHANGED.value, ""): 2}
     for kind in EventKind:  # one event of every kind on the first topic
         counts[(kind.value, topics[0].name)] = counts.get((kind.value, topics[0].name), 0) + 1
-    watcher.board.publish(dataclasses.replace(watcher.state, event_counts=frozen_map(counts)))
+    # Part of the cluster unseen: one group (its coordinator gone), one partition's offsets
+    # (no leader), the configs stage refused; one Admin API worker aborted.
+    unknown = Unknowns(
+        groups=frozen_map({"group-00000": now - 5}),
+        partitions=frozen_map({(topics[0].name, 0): now - 5}),
+        stages=frozen_map(
+            {"configs": Blind("configs", now - 5, "authorization", "refused", None, False)}
+        ),
+    )
+    watcher.board.publish(
+        dataclasses.replace(
+            watcher.state,
+            event_counts=frozen_map(counts),
+            unknown=unknown,
+            admin_worker_restarts=frozen_map({"abort": 1}),
+        )
+    )
     return watcher
 
 

@@ -101,8 +101,18 @@ class KafkaNode(Node):
         return f"127.0.0.1:{self.port}"
 
     @property
+    def data_dirs(self) -> list[Path]:
+        """Every log dir (one unless the cluster was made `with_log_dirs`)."""
+        return [Path(d) for d in self.config["log.dirs"].split(",")]
+
+    @property
     def data_dir(self) -> Path:
-        return Path(self.config["log.dirs"])
+        """The first log dir (KRaft keeps its metadata log there)."""
+        return self.data_dirs[0]
+
+    def use_log_dirs(self, count: int) -> None:
+        """`count` log dirs instead of one (call before `prepare`)."""
+        self.config["log.dirs"] = ",".join(str(self.directory / f"data-{i}") for i in range(count))
 
     @property
     def properties_path(self) -> Path:
@@ -110,6 +120,7 @@ class KafkaNode(Node):
 
     def prepare(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for data in self.data_dirs:
+            data.mkdir(parents=True, exist_ok=True)
         text = "".join(f"{key}={value}\n" for key, value in sorted(self.config.items()))
         self.properties_path.write_text(text)

@@ -89,6 +89,7 @@ class KafkaCluster(ABC):
         self.jmx_exporter: JmxExporter | None = None
         # Broker id -> port of its JMX exporter agent (only with `with_jmx_exporter`).
         self.exporter_ports: dict[int, int] = {}
+        self.log_dirs_per_broker = 1  # `with_log_dirs`
 
     # ---- what a subclass provides -------------------------------------------------------
 
@@ -160,6 +161,9 @@ class KafkaCluster(ABC):
         self.brokers = {}
         write_log_configs(self.workdir)
         self._build(dist)
+        if self.log_dirs_per_broker > 1:
+            for node in self.brokers.values():
+                node.use_log_dirs(self.log_dirs_per_broker)
         self._attach_jmx_exporter()
         self.started = True
         try:
@@ -187,6 +191,14 @@ class KafkaCluster(ABC):
             raise ClusterError("with_jmx_exporter() must be called before start()")
         jar = agent_jar()
         self.jmx_exporter = JmxExporter(jar) if config is None else JmxExporter(jar, config)
+        return self
+
+    def with_log_dirs(self, count: int) -> Self:
+        """Give every broker `count` log dirs (JBOD; call before `start`), so that a test
+        can fail one of them for real (`KafkaNode.data_dirs`) while the broker runs on."""
+        if self.started:
+            raise ClusterError("with_log_dirs() must be called before start()")
+        self.log_dirs_per_broker = count
         return self
 
     @property

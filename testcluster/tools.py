@@ -25,6 +25,7 @@ _TOOLS: dict[str, str] = {
     "ReassignPartitionsCommand": "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
     "DeleteRecordsCommand": "org.apache.kafka.tools.DeleteRecordsCommand",
     "ClusterTool": "org.apache.kafka.tools.ClusterTool",
+    "LogDirsCommand": "org.apache.kafka.tools.LogDirsCommand",
     "StorageTool": "kafka.tools.StorageTool",
 }
 _CONFIG_COMMAND = {3: "kafka.admin.ConfigCommand", 4: "org.apache.kafka.tools.ConfigCommand"}

@@ -91,7 +91,7 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-def test_a_full_state_disk_delays_the_page_and_never_loses_it(
+def test_a_full_state_disk_does_not_stop_the_page_nor_page_twice(
     tmp_path: Path, receiver: Receiver
 ) -> None:
     with small_tmpfs(tmp_path / "disk") as disk:
@@ -103,27 +103,37 @@ def test_a_full_state_disk_delays_the_page_and_never_loses_it(
             )
             filler = fill(disk)
             # The alert fires while the disk is full: its notification cannot be written,
-            # so nothing is marked notified, and the failure is visible.
-            daemon.wait(
-                lambda: metric(daemon, "kafka_watchdog_alerting_state_healthy") == 0,
-                "the state to be reported unhealthy",
-            )
+            # and it is paged from memory all the same; the failure is visible.
+            told = wait(lambda: receiver.at("/chat"), "the page while the disk is full")
+            assert "gone" in told[0]["title"] or "gone" in told[0]["message"]
+            assert metric(daemon, "kafka_watchdog_alerting_state_healthy") == 0
             status, body = daemon.get("/readyz")
             assert status == 503
             assert "disk is full" in json.loads(body)["alerting"]["state"], body
             assert (metric(daemon, "kafka_watchdog_alerting_state_write_failures_total") or 0) > 0
             firing = [a for a in json.loads(daemon.get("/api/alerts")[1]) if a["state"] == "firing"]
             assert [a["finding"]["rule"] for a in firing] == ["cluster_unseen"]
-            # Space comes back: the page goes out at the next evaluation, not after the
-            # repeat interval (4 h), which is what happened before.
+            # Space comes back: the group is saved as told, so it is not paged again.
             filler.unlink()
-            told = wait(lambda: receiver.at("/chat"), "the page once space is back")
-            assert "gone" in told[0]["title"] or "gone" in told[0]["message"]
             daemon.wait(
                 lambda: metric(daemon, "kafka_watchdog_alerting_state_healthy") == 1,
                 "the state to be healthy again",
             )
+            done = metric(daemon, "kafka_watchdog_alert_evaluations_total") or 0
+            daemon.wait(
+                lambda: (metric(daemon, "kafka_watchdog_alert_evaluations_total") or 0) >= done + 3,
+                "three more evaluations",
+            )
+            assert len(receiver.at("/chat")) == 1, receiver.at("/chat")
             assert daemon.terminate() == 0
+        # The daemon restarted on the saved state does not page the open incident again.
+        with Daemon(tmp_path, config(state, receiver, unseen_for="15s")) as again:
+            again.wait(
+                lambda: (metric(again, "kafka_watchdog_alert_evaluations_total") or 0) >= 3,
+                "three evaluations after the restart",
+            )
+            assert len(receiver.at("/chat")) == 1, receiver.at("/chat")
+            assert again.terminate() == 0
 
 
 def test_a_damaged_state_file_is_set_aside_and_the_daemon_runs(

@@ -23,6 +23,7 @@ from kafka_watchdog.model.events import Event, EventKind, Truncation, UncleanEle
 from kafka_watchdog.model.health import ClusterHealth
 from kafka_watchdog.model.snapshot import Broker, ClusterSnapshot, PartitionState, TopicState
 from kafka_watchdog.model.state import ClusterState
+from kafka_watchdog.model.unknown import Unknowns
 from kafka_watchdog.rules.finding import Finding
 from kafka_watchdog.rules.spec import Settings
 
@@ -321,6 +322,15 @@ def test_unclean_election_waits_for_the_new_log_end_before_paging() -> None:
     read = view(fresh, events=(event,))
     (known,) = unclean(read, 110)
     assert "no truncation seen (log end 80 kept)" in known.summary
+    # A read after the election that could not answer for the partition carries the old
+    # leader's log end: not a sign that nothing was lost (a busy CI machine paged exactly
+    # that claim before the new leader's log end was read).
+    carried = dataclasses.replace(
+        read, unknown=Unknowns(partitions=MappingProxyType({("orders", 0): 104.0}))
+    )
+    assert unclean(carried, 110) == []
+    (late,) = unclean(carried, 161)
+    assert "records lost: unknown" in late.summary
 
 
 # -- senders and the outbox's thread ---------------------------------------------------------

@@ -89,6 +89,13 @@ def test_03_admin_only_kraft_controller_comes_from_the_quorum() -> None:
     assert p is not None and p.adding_replicas == (4,) and p.replication_factor == 3 - 1
 
 
+def test_03b_a_quorum_without_a_leader_has_no_controller_not_controller_minus_one() -> None:
+    # DescribeQuorum during an election or after losing the majority: leader_id -1.
+    snap = assemble("c", admin(QuorumAnswer(Quorum(-1, 13, (1, 2, 3), ()), True)), None, NOW)
+    assert snap is not None
+    assert (snap.controller_id, snap.controller_epoch, snap.mode) == (None, 13, ClusterMode.KRAFT)
+
+
 def test_04_admin_only_zookeeper_mode_trusts_the_metadata_controller() -> None:
     snap = assemble("c", admin(QuorumAnswer(None, False)), None, NOW)
     assert snap is not None

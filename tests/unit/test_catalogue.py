@@ -138,6 +138,8 @@ def test_05_conventional_labels_keep_their_meaning() -> None:
                 "cluster_id",
                 "mode",
                 "reason",
+                "cause",
+                "log_dir",  # a broker's log directory (its path), with `broker`
             }
             allowed |= {"version", "python_version", "librdkafka_version"}
             assert unusual <= allowed, f"{m.name}: {unusual}"

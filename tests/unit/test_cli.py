@@ -22,7 +22,15 @@ def test_01_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [["--help"], ["run", "--help"], ["validate-config", "--help"], ["version", "--help"]]
+    "argv",
+    [
+        ["--help"],
+        ["run", "--help"],
+        ["validate-config", "--help"],
+        ["version", "--help"],
+        ["status", "--help"],
+        ["check", "--help"],
+    ],
 )
 def test_02_help_on_every_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
@@ -80,3 +88,49 @@ def test_07_run_with_bad_listen_override_exits_1(
     assert main(["run", "--config", path, "--listen", "nohost"]) == 1
     err = capsys.readouterr().err
     assert "env KAFKA_WATCHDOG__SERVER__LISTEN: server.listen: listen address 'nohost'" in err
+
+
+def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith(f"kafka-watchdog {__version__} (librdkafka ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "first_line"),
+    [
+        # An unknown rule: UNKNOWN before anything is collected.
+        (["--only", "no_such_rule"], "KAFKA-WATCHDOG UNKNOWN - no rule named no_such_rule"),
+        (["--skip", "nope"], "KAFKA-WATCHDOG UNKNOWN - no rule named nope"),
+    ],
+)
+def test_check_says_unknown_for_what_it_cannot_judge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], first_line: str
+) -> None:
+    path = write(tmp_path, "clusters:\n  - {name: a, bootstrap_servers: 'h:1'}\n")
+    assert main(["check", "--config", path, *argv]) == 3
+    assert capsys.readouterr().out.startswith(first_line)
+
+
+def test_check_with_a_broken_config_is_unknown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "clusters: []\n")
+    assert main(["check", "--config", path]) == 3
+    out = capsys.readouterr()
+    assert out.out.startswith("KAFKA-WATCHDOG UNKNOWN - the config could not be used")
+    assert "clusters: List should have at least 1 item" in out.err
+
+
+def test_nagios_code_is_the_worst_finding() -> None:
+    from kafka_watchdog.rules.finding import Finding
+    from kafka_watchdog.sinks.nagios import code_of
+
+    def f(severity: str) -> Finding:
+        return Finding("r", severity, {"kafka_cluster": "a"}, "s")
+
+    assert code_of([]) == 0
+    assert code_of([f("info")]) == 0
+    assert code_of([f("info"), f("warning")]) == 1
+    assert code_of([f("warning"), f("critical"), f("info")]) == 2

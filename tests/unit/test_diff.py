@@ -62,10 +62,10 @@ CASES = [
     ("02 a follower dropped out of the ISR", snap(OK), snap(p(1, (1, 3))), [(K.ISR_SHRINK, "t-0")]),
     ("03 it came back", snap(p(1, (1, 3))), snap(OK), [(K.ISR_EXPAND, "t-0")]),
     (
-        "04 one replica out, another back in the same interval: both reported",
+        "04 one replica out, another in within one change: one event saying both",
         snap(p(1, (1, 2))),
         snap(p(1, (1, 3))),
-        [(K.ISR_SHRINK, "t-0"), (K.ISR_EXPAND, "t-0")],
+        [(K.ISR_REPLACED, "t-0")],
     ),
     (
         "05 clean leader change: new leader was in the ISR",
@@ -90,8 +90,7 @@ CASES = [
         snap(p(-1, (3,))),
         snap(p(1, (1,))),
         [
-            (K.ISR_SHRINK, "t-0"),
-            (K.ISR_EXPAND, "t-0"),
+            (K.ISR_REPLACED, "t-0"),
             (K.PARTITION_ONLINE, "t-0"),
             (K.UNCLEAN_LEADER_ELECTION, "t-0"),
         ],
@@ -101,8 +100,7 @@ CASES = [
         snap(p(3, (3,))),
         snap(p(1, (1,))),
         [
-            (K.ISR_SHRINK, "t-0"),
-            (K.ISR_EXPAND, "t-0"),
+            (K.ISR_REPLACED, "t-0"),
             (K.LEADER_CHANGED, "t-0"),
             (K.UNCLEAN_LEADER_ELECTION, "t-0"),
         ],
@@ -136,8 +134,7 @@ CASES = [
         snap(p(-1, (3,), log_end_offset=900)),
         snap(p(1, (1,), log_end_offset=700)),
         [
-            (K.ISR_SHRINK, "t-0"),
-            (K.ISR_EXPAND, "t-0"),
+            (K.ISR_REPLACED, "t-0"),
             (K.PARTITION_ONLINE, "t-0"),
             (K.UNCLEAN_LEADER_ELECTION, "t-0"),
             (K.LOG_TRUNCATION, "t-0"),
@@ -158,10 +155,16 @@ CASES = [
         [(K.CONTROLLER_CHANGED, "controller")],
     ),
     (
-        "19 same broker re-elected controller: the epoch tells",
+        "19 same broker re-elected controller: the epoch tells; not a move",
         snap(OK),
         snap(OK, epoch=6),
-        [(K.CONTROLLER_CHANGED, "controller")],
+        [(K.CONTROLLER_REELECTED, "controller")],
+    ),
+    (
+        "19b same broker, the epoch known on one side only: nothing is known to change",
+        snap(OK, epoch=None),
+        snap(OK, epoch=6),
+        [],
     ),
     (
         "20 controller unknown now (source cannot tell): no claim",
@@ -295,8 +298,7 @@ SEQUENCES = [
         [
             [(K.PARTITION_OFFLINE, "t-0", 1, -1)],
             [
-                (K.ISR_SHRINK, "t-0", (1,), (2,)),
-                (K.ISR_EXPAND, "t-0", (1,), (2,)),
+                (K.ISR_REPLACED, "t-0", (1,), (2,)),
                 (K.PARTITION_ONLINE, "t-0", -1, 2),
                 (K.LEADER_CHANGED, "t-0", 1, 2),
                 (K.UNCLEAN_LEADER_ELECTION, "t-0", (-1, (1,)), (2, (2,))),
@@ -368,3 +370,15 @@ def test_39_the_memory_of_an_offline_spell_ends_with_the_spell_or_the_topic() ->
     differ(None, steps[0])
     events = [differ(a, b) for a, b in itertools.pairwise(steps)]
     assert [(e.kind, e.subject) for e in events[-1]] == [(K.PARTITION_ONLINE, "t-0")]
+
+
+def test_38_a_replaced_isr_and_a_reelection_say_what_happened() -> None:
+    (isr,) = diff(snap(p(1, (1,))), snap(p(1, (2,))))
+    assert isr.kind is K.ISR_REPLACED
+    assert isr.detail == "t-0: ISR changed from [1] to [2] (out: [1], in: [2])"
+    assert (isr.change.left, isr.change.joined) == ((1,), (2,))  # type: ignore[union-attr]
+    (again,) = diff(snap(OK, controller=2, epoch=1), snap(OK, controller=2, epoch=3))
+    assert again.kind is K.CONTROLLER_REELECTED
+    assert again.detail == "controller re-elected on 2 (epoch 1 -> 3)"
+    (moved,) = diff(snap(OK, controller=2, epoch=3), snap(OK, controller=1, epoch=4))
+    assert moved.detail == "controller moved from 2 to 1 (epoch 3 -> 4)"

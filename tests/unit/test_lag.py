@@ -11,6 +11,7 @@ from kafka_watchdog.detection.lag import (
     evaluate,
     lag_messages,
     lag_seconds,
+    lag_seconds_at_least,
 )
 
 
@@ -171,16 +172,18 @@ def _naive_seconds(points: list[tuple[int, float]], committed: int, now: float) 
 
 @pytest.mark.parametrize("seed", range(20))
 def test_20_compact_histories_answer_as_the_lists_did(seed: int) -> None:
-    """CommitWindow (constant memory) gives evaluate's status after every sample, and the
-    flat PointHistory gives the linear scan's lag in seconds, over random sequences with
-    idle spells, rewinds, catch-ups, truncations and gaps between polls."""
+    """CommitWindow (constant memory) gives evaluate's status after every sample, and keeps
+    for rates a few samples of the window, the newest and one at most window / RATE_POINTS
+    after the oldest; the flat PointHistory gives the linear scan's lag in seconds, over
+    random sequences with idle spells, rewinds, catch-ups, truncations and gaps between
+    polls."""
     import random
 
-    from kafka_watchdog.detection.lag import CommitWindow
+    from kafka_watchdog.detection.lag import RATE_POINTS, CommitWindow
 
     rng = random.Random(seed)
     window, min_samples = rng.choice([30.0, 100.0]), rng.choice([2, 3, 5])
-    commits = CommitWindow(min_samples)
+    commits = CommitWindow(min_samples, window)
     history = PointHistory(max_points=rng.choice([3, 8, 64]))
     samples: list[Sample] = []
     committed, end, at = 100, 150, 0.0
@@ -203,9 +206,15 @@ def test_20_compact_histories_answer_as_the_lists_did(seed: int) -> None:
         assert commits.status(owned, at, window) is evaluate(
             samples, owned, at, window, min_samples
         )
+        trail = commits.trail()
+        inside = [x for x in samples if at - x.at <= window]
+        assert len(trail) <= 2 * RATE_POINTS + 2
+        assert trail[-1] == samples[-1] and set(trail) <= set(inside)
+        assert trail[0].at - inside[0].at < window / RATE_POINTS or trail[0] == inside[0]
         history.record(end, at)
         probe = rng.randrange(0, end + 10)
         expected = _naive_seconds(list(history.points), probe, at)
         got = history.lag_seconds(probe, at)
         assert got == pytest.approx(expected) if expected is not None else got is None
         assert lag_seconds(list(history.points), probe, at) == got
+        assert history.lag_seconds_at_least(probe) is lag_seconds_at_least(history.points, probe)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 from pydantic import ValidationError
@@ -10,13 +11,21 @@ from pydantic import ValidationError
 from kafka_watchdog.alerting.evaluation import effective_rules, evaluate
 from kafka_watchdog.config.alerting import AlertingConfig, RuleOverride
 from kafka_watchdog.detection.assess import assess
+from kafka_watchdog.model.disks import BrokerDisks, LogDir
 from kafka_watchdog.model.events import (
+    CommitBelowStart,
     ControllerChange,
     Event,
     EventKind,
     IsrChange,
     Truncation,
     UncleanElection,
+)
+from kafka_watchdog.model.foresight import (
+    GroupForesight,
+    PartitionForesight,
+    Rates,
+    TopicForesight,
 )
 from kafka_watchdog.model.health import ClusterHealth
 from kafka_watchdog.model.lag import GroupLag, LagStatus, PartitionLag
@@ -29,6 +38,7 @@ from kafka_watchdog.model.snapshot import (
     frozen_map,
 )
 from kafka_watchdog.model.state import ClusterState
+from kafka_watchdog.model.unknown import Blind, Unknowns
 from kafka_watchdog.rules.finding import Finding
 from kafka_watchdog.rules.registry import BY_NAME, RULES
 from kafka_watchdog.rules.spec import DEFAULT_RUNBOOK_BASE_URL, DaemonOnly, RuleSpec
@@ -71,7 +81,7 @@ def snapshot(controller: int | None = 1) -> ClusterSnapshot:
         topics=frozen_map(
             {"orders": TopicState("orders", parts, config=TopicConfig(2, False)), "risky": risky}
         ),
-        sources=frozen_map({"offsets": ("admin", NOW)}),
+        sources=frozen_map({"offsets": ("admin", NOW), "controller": ("zookeeper", NOW)}),
     )
 
 
@@ -104,13 +114,49 @@ LAG = frozen_map(
     }
 )
 
+# Foresight: billing never catches up on orders, and retention reaches its unread records on
+# orders-0 in 10 minutes; broker 2's second log dir failed; retention already deleted
+# records billing had not read on orders-2.
+FORESIGHT = frozen_map(
+    {
+        "billing": GroupForesight(
+            "billing",
+            frozen_map({"orders": TopicForesight("orders", math.inf, 600.0, 0)}),
+            (
+                PartitionForesight("orders", 0, Rates(0.0, 5.0, 60.0), math.inf, 600.0, "time"),
+                PartitionForesight("orders", 2, Rates(0.0, 0.0, 60.0), 0.0, math.inf),
+            ),
+        )
+    }
+)
+DISKS = frozen_map(
+    {
+        2: BrokerDisks(
+            2,
+            frozen_map(
+                {
+                    "/d0": LogDir("/d0", None, frozen_map({("orders", 2): 10})),
+                    "/d1": LogDir("/d1", "KAFKA_STORAGE_ERROR", frozen_map({("orders", 0): 5})),
+                }
+            ),
+            NOW,
+        )
+    }
+)
+SKIPPED = event(EventKind.OFFSET_BELOW_LOG_START, CommitBelowStart(10, 25), NOW - 3,
+                topic="orders", partition=2, group="billing")  # fmt: skip
+
 # (case, state): between them every rule of the registry finds something.
 STATES = [
-    ("01 broken partitions, a gone broker, data loss, rates, lag", state(
-        snapshot(), events=EVENTS, lag=LAG, known_brokers=frozenset({1, 2, 3}))),
+    ("01 broken partitions, a gone broker, data loss, rates, lag, foresight, disks", state(
+        snapshot(), events=(*EVENTS, SKIPPED), lag=LAG, known_brokers=frozenset({1, 2, 3}),
+        foresight=FORESIGHT, log_dirs=DISKS)),
     ("02 no controller known, ZooKeeper session lost", state(
         snapshot(controller=None), health=state(None).health.with_zookeeper_state("LOST"))),
     ("03 the watchdog lost sight of the cluster", state(None, fresh=False)),
+    ("04 the groups stage answers in part", state(snapshot(), unknown=Unknowns(
+        groups=frozen_map({"billing": NOW - 30}), stages=frozen_map({"groups": Blind(
+            "groups", NOW - 30, "coordinator", "3 of 9 groups unread", 3, True)})))),
 ]  # fmt: skip
 
 

@@ -126,9 +126,11 @@ async def test_08_a_lost_state_raises_an_alert_and_is_on_the_status(tmp_path: Pa
         await service.close()
 
 
-async def test_09_a_failed_write_marks_nothing_notified(tmp_path: Path) -> None:
-    """Memory and disk agree: when the save of a notification fails, its group is not
-    marked notified, and the next evaluation that can write queues it."""
+async def test_09_a_failed_write_still_pages_from_memory_and_only_once(tmp_path: Path) -> None:
+    """A disk that refuses the write must not stop the page: the step's notification is
+    queued in memory (at least once), its group is told in memory so the next evaluation
+    does not queue it again, and the next write that succeeds saves the group as told
+    without writing the notification a second time."""
     (tmp_path / "alerting.sqlite").write_bytes(b"garbage" * 1000)  # an alert to notify
     config = load_config_text(CONFIG % tmp_path, "c.yaml", {})
     service = AlertingService(ClusterBoard(), config.alerting)
@@ -143,16 +145,19 @@ async def test_09_a_failed_write_marks_nothing_notified(tmp_path: Path) -> None:
     try:
         store.save = refuse  # type: ignore[method-assign]
         now = time.time()
-        await service.evaluate_once(now)
-        await service.evaluate_once(now + 1)
+        told = await service.evaluate_once(now)
+        assert [n.status for n in told] == ["firing"]
+        assert await service.evaluate_once(now + 1) == []
+        await service.delivery.refresh_queue()
         status = service.status.value
         assert status.state_error is not None and "disk is full" in status.state_error
         assert status.state_write_failures >= 1
-        assert all(not g.notified for g in service.evaluation.dispatcher.groups.values())
+        assert [g.notified for g in service.evaluation.dispatcher.groups.values()] != [[]]
+        assert sum(service.delivery.queued.values()) == 1  # in memory, not on disk
         assert await service.outbox.pending() == []
         store.save = real  # type: ignore[method-assign]
         await service.evaluate_once(now + 2)
         assert service.status.value.state_error is None
-        assert len(await service.outbox.pending()) == 1
+        assert await service.outbox.pending() == []
     finally:
         await service.close()

@@ -92,8 +92,67 @@ def build() -> Board:
             ],
             bars=True,
         ),
-        width=24,
+        width=16,
         height=6,
+    )
+    board.add(
+        table(
+            "Groups not seen now",
+            "Groups part of whose lag is carried, not read: their coordinator or a partition's "
+            "leader did not answer (their series show the last known lag; alerts on them "
+            "hold). Value: since when, as a time.",
+            [
+                Query(
+                    f"kafka_watchdog_consumergroup_unknown_since_timestamp_seconds{S} * 1000",
+                    empty_ok="only while a group's lag is unknown",
+                )
+            ],
+            "dateTimeAsIso",
+            hide=HIDE,
+        ),
+        width=8,
+        height=6,
+    )
+
+    board.add(
+        table(
+            "Forecast: retention risk and time to catch up",
+            "Per group and topic, soonest first: seconds until retention deletes records the "
+            "group has not read (a lower bound; +Inf: none at risk), and until it has no lag "
+            "at its current rates (+Inf: never). docs/foresight.md gives the error bounds.",
+            [
+                Query(
+                    "sort(min by (kafka_cluster, group, topic) "
+                    f"(kafka_watchdog_consumergroup_topic_retention_risk_seconds{S}))"
+                ),
+                Query(
+                    "max by (kafka_cluster, group, topic) "
+                    f"(kafka_watchdog_consumergroup_topic_catchup_seconds{S})"
+                ),
+            ],
+            "s",
+            hide=HIDE,
+        ),
+        width=18,
+        height=8,
+    )
+    board.add(
+        stat(
+            "Records deleted unread (range)",
+            "Records retention deleted before the group read them (its committed offset fell "
+            "below the log start).",
+            [
+                Query(
+                    "sum by (kafka_cluster) (increase("
+                    f"kafka_watchdog_consumergroup_records_skipped_total{S}[$__range]))",
+                    "{{kafka_cluster}}",
+                    empty_ok="only after retention deleted records a group had not read",
+                )
+            ],
+            colors=GOOD_IS_ZERO,
+        ),
+        width=6,
+        height=8,
     )
 
     board.row("Lag")
@@ -182,12 +241,14 @@ def build() -> Board:
     board.add(
         table(
             "Partitions of the chosen groups",
-            "Lag in messages and seconds per partition and each partition's status; "
-            "clamped reads: commits seen ahead of the log end read (reported as lag 0).",
+            "Lag in messages and seconds per partition, each partition's status and "
+            "seconds until retention deletes what the group has not read there; clamped "
+            "reads: commits seen ahead of the log end read (reported as lag 0).",
             [
                 Query(f"sort_desc(kafka_watchdog_consumergroup_lag{S})"),
                 Query(f"kafka_watchdog_consumergroup_lag_seconds{S}"),
                 Query(f"kafka_watchdog_consumergroup_partition_status{S} == 1"),
+                Query(f"kafka_watchdog_consumergroup_retention_risk_seconds{S}"),
             ],
             hide=(*HIDE, "Value #C"),
         ),

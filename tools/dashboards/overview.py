@@ -143,12 +143,17 @@ def build() -> Board:
     board.add(
         timeseries(
             "Controller changes",
-            "Controller changes seen per interval.",
+            "Controller moves (to another node) and elections (every new epoch: moves and "
+            "re-elections on the same node) seen per interval.",
             [
                 Query(
                     f"{BY} (increase(kafka_watchdog_controller_changes_total{S}{RATE}))",
-                    "{{kafka_cluster}}",
-                )
+                    "{{kafka_cluster}} moved",
+                ),
+                Query(
+                    f"{BY} (increase(kafka_watchdog_controller_elections_total{S}{RATE}))",
+                    "{{kafka_cluster}} elections",
+                ),
             ],
             bars=True,
         ),
@@ -281,5 +286,71 @@ def build() -> Board:
         ),
         width=8,
         height=9,
+    )
+
+    board.row("Broker disks")
+    board.add(
+        stat(
+            "Log dirs offline",
+            "Log dirs their broker reports offline (KAFKA_STORAGE_ERROR) or no longer lists "
+            "(DescribeLogDirs): their replicas are gone from that broker.",
+            [
+                Query(
+                    f"count by (kafka_cluster) (kafka_watchdog_broker_log_dir_online{S} == 0)",
+                    "{{kafka_cluster}}",
+                    empty_ok="only while a log dir is offline",
+                )
+            ],
+            colors=GOOD_IS_ZERO,
+        ),
+        width=4,
+        height=8,
+    )
+    board.add(
+        timeseries(
+            "Log dir size",
+            "Bytes of the replicas on each broker's log dirs.",
+            [
+                Query(
+                    f"kafka_watchdog_broker_log_dir_size_bytes{S}",
+                    "{{kafka_cluster}} broker {{broker}} {{log_dir}}",
+                )
+            ],
+            "bytes",
+        ),
+        width=7,
+        height=8,
+    )
+    board.add(
+        timeseries(
+            "Log dir growth per hour",
+            "Growth of each log dir over the last hour, in bytes per hour.",
+            [
+                Query(
+                    f"kafka_watchdog_broker_log_dir_growth_bytes_per_second{S} * 3600",
+                    "{{kafka_cluster}} broker {{broker}} {{log_dir}}",
+                    empty_ok="from the second log dirs round on",
+                )
+            ],
+            "bytes",
+        ),
+        width=7,
+        height=8,
+    )
+    board.add(
+        table(
+            "Log dirs",
+            "Each log dir: online (1) or not, replicas on it, free and total space of its "
+            "volume (brokers 3.3 and later report the space).",
+            [
+                Query(f"kafka_watchdog_broker_log_dir_online{S}"),
+                Query(f"kafka_watchdog_broker_log_dir_partitions{S}"),
+                Query(f"kafka_watchdog_broker_log_dir_usable_bytes{S}"),
+                Query(f"kafka_watchdog_broker_log_dir_total_bytes{S}"),
+            ],
+            hide=("__name__", "instance", "job"),
+        ),
+        width=6,
+        height=8,
     )
     return board

@@ -186,6 +186,15 @@ def build() -> Board:
         ),
         width=12,
     )
+    board.add(
+        timeseries(
+            "Bytes on disk",
+            "What each topic takes on the brokers' disks, every replica counted (DescribeLogDirs).",
+            [Query(f"kafka_watchdog_topic_size_bytes{S}", "{{kafka_cluster}} {{topic}}")],
+            "bytes",
+        ),
+        width=24,
+    )
 
     board.row("Partitions")
     board.add(

@@ -135,6 +135,48 @@ def build() -> Board:
         ),
         width=8,
     )
+    board.add(
+        timeseries(
+            "Parts not seen",
+            "Consumer groups, partitions' log offsets and topics' configs a stage could not "
+            "answer for: they keep their last known state and alerts on them hold (the "
+            "partly_blind alert says which stage, since when).",
+            [
+                Query(f"kafka_watchdog_unknown_parts{S}", "{{kafka_cluster}} {{stage}}"),
+                Query(
+                    f"time() - kafka_watchdog_unknown_since_timestamp_seconds{S}",
+                    "{{kafka_cluster}} {{stage}} unknown for (s)",
+                    empty_ok="only while a stage lacks an answer",
+                ),
+            ],
+        ),
+        width=12,
+    )
+    board.add(
+        timeseries(
+            "Partial answers and lost answers",
+            "Collections that answered in part; collections whose answer was lost with the "
+            "Admin API worker; worker restarts by cause (abort: a librdkafka assertion).",
+            [
+                Query(
+                    f"sum by (kafka_cluster, stage) "
+                    f"(increase(kafka_watchdog_partial_answers_total{S}{RATE}))",
+                    "{{kafka_cluster}} {{stage}} partial",
+                ),
+                Query(
+                    f"sum by (kafka_cluster, stage) "
+                    f"(increase(kafka_watchdog_collections_lost_total{S}{RATE}))",
+                    "{{kafka_cluster}} {{stage}} lost",
+                ),
+                Query(
+                    f"increase(kafka_watchdog_admin_worker_restarts_total{S}{RATE})",
+                    "{{kafka_cluster}} worker {{cause}}",
+                    empty_ok="only after a worker restart",
+                ),
+            ],
+        ),
+        width=12,
+    )
 
     board.row("Alerting")
     board.add(

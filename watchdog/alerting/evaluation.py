@@ -6,10 +6,11 @@ service persists them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kafka_watchdog.alerting.dispatch import Dispatcher, Notification, Route, Timing
+from kafka_watchdog.alerting.holding import holding
 from kafka_watchdog.alerting.incidents import Alert, AlertBook
 from kafka_watchdog.alerting.matching import Inhibition, Silence, muted
 from kafka_watchdog.config.alerting import AlertingConfig, RuleOverride
@@ -55,14 +56,32 @@ def evaluate(
     for state in states:
         if state.snapshot is None:
             held.add(state.name)
+        stale_since = _stale_since(state, now)
         for rule in rules.values():
             if not rule.enabled or (state.snapshot is None and rule.spec.needs_snapshot):
                 continue
-            # On a stale view the rules keep reading the last snapshot: what fired stays
-            # firing (cluster_unseen fires too and mutes the rest) rather than resolve
-            # because the watchdog lost sight of the cluster.
-            found.extend(rule.evaluate(state, now))
+            # On a stale view the rules keep reading the last snapshot, and what they find
+            # is marked unknown since the view went stale: what fired stays firing, what
+            # was pending stays pending (cluster_unseen fires meanwhile) rather than
+            # resolve, or fire, on an old picture.
+            for finding in rule.evaluate(state, now):
+                if (
+                    stale_since is not None
+                    and rule.spec.needs_snapshot
+                    and (finding.unknown_since is None or finding.unknown_since > stale_since)
+                ):
+                    finding = replace(finding, unknown_since=stale_since)
+                found.append(finding)
     return found, frozenset(held)
+
+
+def _stale_since(state: ClusterState, now: float) -> float | None:
+    """Since when the cluster's view is stale (its metadata stage failing past
+    stale_after), or None while it is fresh."""
+    if state.snapshot is None or state.ready(now)[0]:
+        return None
+    admin = state.health.admin
+    return admin.failing_since or admin.last_success or state.snapshot.taken_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +123,10 @@ class Evaluation:
         """Evaluate the rules and update the incidents; the notifier also advances the
         groups (a standby keeps its incident timers warm but tells nobody). `own` are
         alerting's findings about itself (its state was lost)."""
+        states = tuple(states)
         findings, held = evaluate(self.rules, states, now)
         findings.extend(own)
-        changed = self.book.update(findings, now, held)
+        changed = self.book.update(findings, now, held, holding(self.rules, states, now))
         if not notify:
             return Outcome(changed, [])
         quiet = self.muted(silences, now)

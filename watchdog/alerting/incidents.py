@@ -9,11 +9,17 @@
   every minute is one incident, not twenty pages.
 - Resolved alerts are kept for one `flap_window` (their firing history counts for flapping)
   and then dropped.
+- Only a real answer changes an alert's state. A finding read from carried state (its
+  `unknown_since` set: the group's coordinator is gone, say) holds the alert as it is:
+  firing stays firing, pending stays pending (it fires once the condition is seen again
+  and its `for` has passed), and no new alert starts from it. An alert without a finding
+  that the evaluation says must hold (`holding`: its subject is missing from an incomplete
+  answer, its events predate a restart) is likewise left as it is, marked unknown since.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -75,20 +81,31 @@ class AlertBook:
         return len(recent) >= self.flap_count
 
     def update(
-        self, findings: Iterable[Finding], now: float, hold: frozenset[str] = frozenset()
+        self,
+        findings: Iterable[Finding],
+        now: float,
+        hold: frozenset[str] = frozenset(),
+        holding: Callable[[Alert], float | None] | None = None,
     ) -> list[Alert]:
         """Apply one evaluation's findings; returns the alerts whose state changed.
 
         Alerts of the clusters in `hold` (not evaluated this time: no view of them yet, as
-        right after a restart) are left as they are rather than resolved."""
+        right after a restart) are left as they are rather than resolved; so is an alert
+        without a finding for which `holding` says since when its subject is unknown."""
         changed: list[Alert] = []
         seen: set[str] = set()
         for finding in findings:
             fp = finding.fingerprint
             if fp in seen:
                 continue
-            seen.add(fp)
             alert = self.alerts.get(fp)
+            if finding.unknown_since is not None:
+                # Carried state: hold what is there, start nothing.
+                if alert is not None and alert.state is not State.RESOLVED:
+                    seen.add(fp)
+                    self.alerts[fp] = replace(alert, finding=finding, last_seen=now)
+                continue
+            seen.add(fp)
             if alert is None or alert.state is State.RESOLVED:
                 history = alert.fire_times if alert is not None else ()
                 alert = Alert(finding, State.PENDING, now, now, fire_times=history)
@@ -103,6 +120,16 @@ class AlertBook:
             self.alerts[fp] = alert
         for fp, alert in list(self.alerts.items()):
             if fp in seen or alert.finding.labels.get("kafka_cluster") in hold:
+                continue
+            since = (
+                holding(alert)
+                if holding is not None and alert.state is not State.RESOLVED
+                else None
+            )
+            if since is not None:
+                if alert.finding.unknown_since != since:
+                    finding = replace(alert.finding, unknown_since=since)
+                    self.alerts[fp] = replace(alert, finding=finding)
                 continue
             if alert.state is State.PENDING:
                 del self.alerts[fp]

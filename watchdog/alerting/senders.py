@@ -234,16 +234,24 @@ class AlertmanagerSender:
     def payload(self, n: Notification, max_listed: int) -> None:
         return None
 
+    def _taken(self, alerts: Iterable[Alert], muted: set[str]) -> Iterable[Alert]:
+        for alert in alerts:
+            if alert.state is State.PENDING or alert.fingerprint in muted:
+                continue
+            if alert.finding.severity in self._severities:
+                yield alert
+
+    def told(self, alerts: Iterable[Alert], muted: set[str]) -> frozenset[tuple[str, str]]:
+        """What a push would tell: each alert this receiver takes, and its state. A change
+        (an alert fired, resolved, or was silenced) is pushed at once."""
+        return frozenset((a.fingerprint, a.state.value) for a in self._taken(alerts, muted))
+
     def alerts(self, alerts: Iterable[Alert], muted: set[str], now: float) -> Payload:
         """The payload of one push: every alert this receiver takes, as of `now`."""
         horizon = 3 * self.resend_interval
         out = []
-        for alert in alerts:
-            if alert.state is State.PENDING or alert.fingerprint in muted:
-                continue
+        for alert in self._taken(alerts, muted):
             labels = alert.finding.all_labels()
-            if labels["severity"] not in self._severities:
-                continue
             ends = now + horizon if alert.state is State.FIRING else alert.resolved_at or now
             out.append(
                 {

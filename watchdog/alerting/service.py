@@ -11,7 +11,7 @@ service publishes an AlertingStatus, which is all the metrics and the HTTP API r
 from __future__ import annotations
 
 import asyncio
-import copy
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -162,10 +162,6 @@ class AlertingService:
 
     async def evaluate_once(self, now: float) -> list[Notification]:
         notify = self._notifies()
-        # What the groups were told, as of before this step: if the step's notifications
-        # cannot be written, the groups go back to it, so that nothing is marked notified
-        # without its outbox row on disk. The next evaluation produces them again.
-        told_before = copy.deepcopy(self.evaluation.dispatcher.to_json())
         outcome = self.evaluation.step(
             self.board.states(), self.silences.all(), now, notify, self._own_findings(now)
         )
@@ -184,15 +180,22 @@ class AlertingService:
             self._publish()
             return []
         rows = [row for n in outcome.notifications for row in self._outbox_rows(n)]
-        if outcome.changed or outcome.notifications:
+        # After a failed write, every evaluation writes again until one succeeds: the
+        # groups told from memory meanwhile are saved as told.
+        if outcome.changed or outcome.notifications or self.outbox.write_error is not None:
             if not await self._save_or_not(self.evaluation.to_json(), rows, now):
-                self.evaluation.dispatcher.load(told_before)
+                # The disk refuses (full, read-only): page from memory all the same. The
+                # groups stay told in memory, so the next evaluation does not page again,
+                # and the next write that succeeds saves them as told.
+                self.delivery.send_unsaved(rows)
                 self._publish()
-                return []
+                return outcome.notifications
             self._handover_changed()
         if rows:
             await self.delivery.refresh_queue()
             self.delivery.wake()
+        if outcome.changed:
+            self.delivery.alertmanager_wake.set()  # Alertmanager hears of it now, too
         self._publish()
         return outcome.notifications
 
@@ -234,13 +237,18 @@ class AlertingService:
             await asyncio.sleep(self.config.evaluation_interval)
 
     async def _alertmanager_loop(self) -> None:
+        """Push at once after an evaluation that changed an alert (and once a second, which
+        sends only what changed otherwise, e.g. a silence, or what is due again)."""
+        wake = self.delivery.alertmanager_wake
         while True:
+            wake.clear()
             now = time.time()
             alerts = self.evaluation.book.alerts.values()
             await self.delivery.push_alertmanager(
                 now, alerts, self.evaluation.muted(self.silences.all(), now)
             )
-            await asyncio.sleep(1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), 1.0)
 
     # -- the published status -------------------------------------------------------------
 

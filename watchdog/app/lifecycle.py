@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import signal
 import socket
@@ -14,7 +15,9 @@ from typing import Any
 from aiohttp import web
 
 from kafka_watchdog import __version__
+from kafka_watchdog.alerting.incidents import State
 from kafka_watchdog.alerting.service import AlertingService
+from kafka_watchdog.alerting.status import AlertingStatus
 from kafka_watchdog.alerting.store import StateDirInUse
 from kafka_watchdog.app.supervisor import Supervisor
 from kafka_watchdog.app.watcher import ClusterWatcher
@@ -63,6 +66,13 @@ class Daemon:
         self.alerting = (
             AlertingService(self.board, config.alerting) if config.alerting.enabled else None
         )
+        if self.alerting is not None:
+            for watcher in self.watchers:
+                # A group an open alert names is asked for by name when the listing misses
+                # it: only its coordinator's "Dead" resolves it, never a missing answer.
+                watcher.alerted_groups = functools.partial(
+                    alerted_groups, self.alerting.status, watcher.name
+                )
         self.supervisor = Supervisor()
         # librdkafka's version for build_info, as the Admin API workers report it.
         self.librdkafka_version = Published("")
@@ -76,6 +86,10 @@ class Daemon:
         )
 
     async def start(self) -> None:
+        if self.alerting is not None:
+            # First: the open alerts are loaded before any collection, so that the groups
+            # they name are asked for by name from the first cycle on (a restart mid-fault).
+            await self.alerting.start()
         for watcher in self.watchers:
             log.info(
                 "watching cluster",
@@ -89,7 +103,6 @@ class Daemon:
             )
             await watcher.start(self.supervisor)
         if self.alerting is not None:
-            await self.alerting.start()
             for name, loop in self.alerting.loops().items():
                 self.supervisor.start(name, loop)
         # The exposition is built when the clusters publish, not when Prometheus asks.
@@ -122,6 +135,17 @@ class Daemon:
         if pending:
             log.warning("%d resources did not close within %gs; leaving them", len(pending), grace)
         log.debug("stopped in %.2fs", loop.time() - began)
+
+
+def alerted_groups(status: Published[AlertingStatus], cluster: str) -> set[str]:
+    """The consumer groups of `cluster` that open (pending or firing) alerts name."""
+    return {
+        a.finding.labels["group"]
+        for a in status.value.alerts
+        if a.state is not State.RESOLVED
+        and a.finding.labels.get("kafka_cluster") == cluster
+        and "group" in a.finding.labels
+    }
 
 
 DAEMON = web.AppKey("daemon", Daemon)

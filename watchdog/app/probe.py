@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterable, Sequence
 
 from kafka_watchdog.config.schema import ClusterConfig, WatchdogConfig
+from kafka_watchdog.model.parts import TopicMetadata
 from kafka_watchdog.sources.admin import AdminSource
 from kafka_watchdog.sources.errors import SourceError
+from kafka_watchdog.sources.logdirs import LogDirsSource
 from kafka_watchdog.sources.zookeeper import ZooKeeperSource
 
 # DescribeConfigs is asked for this many topics at most: enough to show a missing ACL.
@@ -27,6 +31,7 @@ async def probe_cluster(cluster: ClusterConfig, request_timeout: float) -> list[
             f"{len(description.brokers)} brokers, {len(topics)} topics"
         )
         problems += await _check_acls(admin, [t.name for t in topics])
+        problems += await _check_log_dirs(cluster, request_timeout, description.brokers, topics)
     except SourceError as exc:
         problems.append(str(exc))
     finally:
@@ -61,6 +66,24 @@ async def _check_acls(admin: AdminSource, topics: list[str]) -> list[str]:
         except SourceError as exc:
             problems.append(str(exc))
     return problems
+
+
+async def _check_log_dirs(
+    cluster: ClusterConfig,
+    request_timeout: float,
+    brokers: Iterable[int],
+    topics: Sequence[TopicMetadata],
+) -> list[str]:
+    """The log dirs stage once (DescribeLogDirs: Describe on the cluster)."""
+    source = LogDirsSource(cluster, request_timeout)
+    partitions = {t.name: [p.partition for p in t.partitions] for t in topics[:PROBE_TOPICS]}
+    try:
+        answers = await source.describe(sorted(brokers), partitions, time.time())
+    except SourceError as exc:
+        return [str(exc)]
+    finally:
+        await source.close()
+    return [answer for answer in answers.values() if isinstance(answer, str)]
 
 
 async def probe_all(config: WatchdogConfig) -> int:

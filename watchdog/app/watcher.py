@@ -20,24 +20,32 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from kafka_watchdog.app.supervisor import Supervisor
 from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig
+from kafka_watchdog.detection import disks
 from kafka_watchdog.detection.assess import assess
-from kafka_watchdog.detection.diff import Differ
+from kafka_watchdog.detection.diff import Differ, records_skipped
+from kafka_watchdog.detection.foresight import ForesightTracker
+from kafka_watchdog.detection.lag_history import LagHistory
 from kafka_watchdog.detection.lag_tracker import LagTracker
 from kafka_watchdog.model.assemble import assemble
 from kafka_watchdog.model.assessment import Assessment
 from kafka_watchdog.model.events import Event, EventKind
+from kafka_watchdog.model.foresight import GroupForesight
 from kafka_watchdog.model.health import ClusterHealth, SourceHealth
 from kafka_watchdog.model.incremental import TopicMemo, changed_topics, same_content
+from kafka_watchdog.model.lag import GroupLag
 from kafka_watchdog.model.parts import AdminView, LogOffsets, Timed, ZkView
-from kafka_watchdog.model.snapshot import Broker, TopicState, frozen_map
+from kafka_watchdog.model.snapshot import Broker, GroupState, TopicState, frozen_map
 from kafka_watchdog.model.state import ClusterBoard, ClusterState
 from kafka_watchdog.model.store import SnapshotStore
+from kafka_watchdog.model.unknown import Blind, Unknowns, carry, unknown_since
+from kafka_watchdog.sources import kafka_errors
 from kafka_watchdog.sources.errors import PartialAnswer, SourceError
 from kafka_watchdog.sources.isolated import IsolatedAdminSource
+from kafka_watchdog.sources.logdirs import LogDirsSource
 from kafka_watchdog.sources.quorum import QuorumSource
 from kafka_watchdog.sources.zkmirror import ZkMirror
 from kafka_watchdog.sources.zookeeper import ZooKeeperSource
@@ -56,6 +64,8 @@ STOP_TIMEOUT = 5.0
 LOG_EVENTS_MAX = 20
 # Events kept (and published) since the start: the event rules look back an hour at most.
 EVENTS_KEPT = 1000
+# A stage woken by an event (the log dirs after an ISR shrink) runs at most this often.
+WAKE_GAP = 5.0
 
 
 class ClusterWatcher:
@@ -74,6 +84,17 @@ class ClusterWatcher:
         self.min_replication_factor = min_replication_factor
         lag = lag or LagConfig()
         self.lag = LagTracker(lag.window, lag.min_samples, lag.history_points)
+        self.foresight = ForesightTracker(lag.window, lag.caught_up_within)
+        self.lag_history = LagHistory()
+        self._foresight: Mapping[str, GroupForesight] = frozen_map()
+        # Records deleted before a group read them, (group, topic) -> records.
+        self.skipped: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._published_skipped: Mapping[tuple[str, str], int] = frozen_map()
+        self.disks: disks.Disks = frozen_map()
+        self._sizes: dict[tuple[str, int], int] = {}
+        self._size_history = disks.SizeHistory()
+        # Set by an ISR shrink: a failed disk shows there first; read the log dirs at once.
+        self._wake_log_dirs = asyncio.Event()
         self.known_brokers: set[int] = set()
         # The latest snapshot and the one before (for the diff); nothing reads further back.
         self.store = SnapshotStore(history=2)
@@ -90,9 +111,13 @@ class ClusterWatcher:
             | None
         ) = None
         self.health = ClusterHealth(cluster.name, zookeeper_configured=bool(cluster.zookeeper))
+        # The published version and what it was computed from (_version).
+        self._published_version = 0
+        self._version_inputs: tuple[tuple[object, ...], tuple[object, ...]] | None = None
         timeout = collection.request_timeout
         self.admin = IsolatedAdminSource(cluster, timeout, collection.max_concurrent_requests)
         self.quorum = QuorumSource(cluster, timeout)
+        self.logdirs = LogDirsSource(cluster, timeout)
         self.zookeeper = (
             ZooKeeperSource(cluster, self._on_zookeeper_state) if cluster.zookeeper else None
         )
@@ -104,6 +129,15 @@ class ClusterWatcher:
         self._supervisor: Supervisor | None = None
         self._own_supervisor = False
         self._last_warned: dict[str, float] = {}
+        self._last_told: dict[str, tuple[object, ...]] = {}  # a partial answer, as last logged
+        # Parts no stage could answer for, each with the time it became unknown.
+        self._unknown_groups: Mapping[str, float] = frozen_map()
+        self._unknown_partitions: Mapping[tuple[str, int], float] = frozen_map()
+        self._unknown_configs: Mapping[str, float] = frozen_map()
+        # Since when the group listing is incomplete (ListGroups missed a broker): from the
+        # start until the first complete answer, since no group is known before it.
+        self._listing_incomplete: float | None = time.time()
+        self._controller_unknown: float | None = None  # since when no controller is known
         self._rebuild_handle: asyncio.TimerHandle | None = None
         # Offsets and configs are asked for the partitions of the first view: wait for it
         # instead of failing (and warning) at every start.
@@ -114,6 +148,11 @@ class ClusterWatcher:
         self._published_counts: Mapping[tuple[str, str], int] = frozen_map()
         self._published_brokers: frozenset[int] = frozenset()
         self.board = board if board is not None else ClusterBoard()
+        # The groups open alerts name (set by the daemon when alerting runs).
+        self.alerted_groups: Callable[[], Iterable[str]] = tuple
+        # Events are remembered from here on: an event alert that fired before (a restart)
+        # cannot be re-derived, and is held rather than resolved (rules/holding.py).
+        self._started_at = time.time()
         self._publish()
 
     @property
@@ -130,6 +169,32 @@ class ClusterWatcher:
     def ready(self, now: float) -> tuple[bool, str]:
         return self.health.ready(now, self.collection.effective_stale_after)
 
+    def _version(self) -> int:
+        """The published version, by which the metrics exposition is cached: it moves with
+        a snapshot that brought news, and with anything else the cached part reads that
+        changed without one (log dirs come from their own loop; a controller may become
+        unknown in a snapshot that keeps the last known one; lag, foresight, records
+        skipped)."""
+        by_identity = (
+            self.disks,
+            self.lag.latest,
+            self.lag.races,
+            self._foresight,
+            self._published_skipped,
+            self._published_brokers,
+            self._published_counts,
+        )
+        by_value = (self.store.version, self._controller_unknown is None)
+        last = self._version_inputs
+        if (
+            last is None
+            or last[1] != by_value
+            or any(a is not b for a, b in zip(by_identity, last[0], strict=True))
+        ):
+            self._published_version += 1
+            self._version_inputs = (by_identity, by_value)
+        return self._published_version
+
     def _publish(self) -> None:
         self.board.publish(
             ClusterState(
@@ -138,13 +203,20 @@ class ClusterWatcher:
                 stale_after=self.collection.effective_stale_after,
                 snapshot=self.store.latest,
                 assessment=self._assessment,
-                version=self.store.version,
+                version=self._version(),
                 events=self._published_events,
                 event_counts=self._published_counts,
                 lag=self.lag.latest,
                 lag_races=self.lag.races,
                 known_brokers=self._published_brokers,
                 zookeeper_malformed=self.mirror.malformed_total if self.mirror else 0,
+                unknown=self._unknowns(),
+                events_since=self._started_at,
+                admin_worker_restarts=frozen_map(self.admin.deaths),
+                foresight=self._foresight,
+                lag_history=self.lag_history.latest,
+                records_skipped=self._published_skipped,
+                log_dirs=self.disks,
             )
         )
 
@@ -162,13 +234,15 @@ class ClusterWatcher:
             ("quorum", c.metadata_interval, self._collect_quorum),
             ("offsets", c.offsets_interval, self._collect_offsets),
             ("configs", c.configs_interval, self._collect_configs),
+            ("logdirs", c.log_dirs_interval, self._collect_log_dirs),
         ]
         if self.zookeeper is not None:
             loops.append(("zookeeper", c.metadata_interval, self._check_zookeeper))
         for stage, interval, step in loops:
+            wake = self._wake_log_dirs if stage == "logdirs" else None
             supervisor.start(
                 f"{stage}:{self.name}",
-                functools.partial(self._every, interval, stage, step),
+                functools.partial(self._every, interval, stage, step, wake),
                 kafka_cluster=self.name,
             )
 
@@ -185,6 +259,7 @@ class ClusterWatcher:
         closing: dict[str, Awaitable[None]] = {
             "Admin API worker": self.admin.close(),
             "quorum client": self.quorum.close(),
+            "log dirs client": self.logdirs.close(),
         }
         if self.zookeeper is not None:
             if self.mirror is not None:
@@ -254,57 +329,142 @@ class ClusterWatcher:
 
     async def _collect_offsets(self) -> None:
         """Group offsets first, log offsets second: read in that order a log end is never
-        older than a commit (as ConsumerGroupCommand does), so lag races stay rare."""
+        older than a commit (as ConsumerGroupCommand does), so lag races stay rare.
+
+        Whatever could not be answered keeps its last known state, marked unknown since the
+        first cycle that lacked it (model/unknown.py): a group whose coordinator did not
+        answer, every group when the stage failed, a partition whose log offsets could not
+        be read. Only an answer changes a group or a partition."""
         await self._first_view.wait()
         self.admin.start()
         started = time.time()
-        groups = None
+        last = self.view.groups.value if self.view.groups is not None else frozen_map()
+        answered: Mapping[str, GroupState] = frozen_map()
+        unknown: Mapping[str, str] = {}
+        incomplete = False
+        # The groups known so far, and those open alerts name (known to the previous run,
+        # not yet to this one), are asked for by name when the listing misses them.
+        known = sorted(set(last) | set(self.alerted_groups()))
         try:
-            groups = frozen_map(await self.admin.groups())
-        except PartialAnswer as exc:  # some groups refused: the rest is still news
-            groups = frozen_map(exc.value)
-            self._record_failure("groups", started, str(exc), exc.reason)
+            answered = await self.admin.groups(known=known)
+        except PartialAnswer as exc:  # some groups unanswered: the rest is still news
+            answered, unknown, incomplete = exc.value, exc.unknown, exc.incomplete
+            self._record_failure("groups", started, str(exc), exc.reason, partial=True)
         except SourceError as exc:
+            unknown, incomplete = dict.fromkeys(last, exc.reason), True
             self._record_failure("groups", started, str(exc), exc.reason)
         else:
-            self._set_stage("groups", self.health.stages["groups"].succeeded(started, time.time()))
+            self._succeeded("groups", started)
+        groups = carry(last, answered, unknown)
+        # Unknown even when nothing is known to carry (a group an alert names, after a
+        # restart): its alerts hold. Published together with the groups below, not before:
+        # another stage publishing while ListOffsets runs must not show the listing complete
+        # beside groups not yet updated (a restart resolved every group alert that way).
+        unknown_groups = unknown_since(self._unknown_groups, unknown, started)
+        listing_incomplete = None if not incomplete else self._listing_incomplete or started
+
         every, led = self._partitions()
-        fresh = await self.admin.log_offsets(led)
+        failure: SourceError | None = None
+        try:
+            fresh = await self.admin.log_offsets(led)
+        except SourceError as exc:
+            fresh, failure = {}, exc
         offsets = frozen_map(self._carry_forward(every, fresh))
+        asked = set(led)
+        missing = [tp for tp in every if fresh.get(tp, (None, None))[1] is None]
+        self._unknown_partitions = unknown_since(self._unknown_partitions, missing, started)
         now = time.time()
-        if groups is not None:
-            self.lag.observe(groups, offsets, now)
-            self._update(offsets=Timed(offsets, now), groups=Timed(groups, now))
-        else:
-            self._update(offsets=Timed(offsets, now))
+        self._unknown_groups, self._listing_incomplete = unknown_groups, listing_incomplete
+        lag = self.lag.observe(groups, offsets, now, self._unknown_groups, self._unknown_partitions)
+        self._look_ahead(lag, offsets, now)
+        # The offsets are stamped with the time the read began: a cycle that began before a
+        # leader change may have read the old leader, and must not pass for a read after it.
+        self._update(offsets=Timed(offsets, started), groups=Timed(groups, now))
+        if failure is not None:
+            raise failure
+        unanswered = [tp for tp in missing if tp in asked]
+        if unanswered:
+            raise PartialAnswer(
+                f"cluster {self.name!r}: ListOffsets answered for {len(asked) - len(unanswered)} "
+                f"of {len(asked)} partitions (no answer: "
+                f"{', '.join(f'{t}-{p}' for t, p in unanswered[:5])}"
+                f"{' ...' if len(unanswered) > 5 else ''}): their last known log offsets are "
+                "kept, marked unknown",
+                None,
+                kafka_errors.ERROR,
+            )
 
     def _carry_forward(
         self, every: list[tuple[str, int]], fresh: LogOffsets
     ) -> dict[tuple[str, int], tuple[int | None, int | None]]:
-        """A partition without a (live) leader cannot answer ListOffsets: keep its last known
-        offsets so that when it comes back (after an unclean election, say) the drop is
-        measured against what it last held, not lost in the gap. Partitions of deleted
-        topics are not in `every` and go."""
+        """A partition whose offsets could not be read (no live leader to ask, or ListOffsets
+        failed) keeps its last known offsets, so that when it comes back (after an unclean
+        election, say) the drop is measured against what it last held, not lost in the gap;
+        one never read is (None, None). Partitions of deleted topics are not in `every` and
+        go."""
         last = self.view.offsets.value if self.view.offsets is not None else {}
         merged: dict[tuple[str, int], tuple[int | None, int | None]] = {}
         for tp in every:
             start, end = fresh.get(tp, (None, None))
             if end is None and tp in last:
                 start, end = (start if start is not None else last[tp][0]), last[tp][1]
-            if tp in fresh or end is not None:
-                merged[tp] = (start, end)
+            merged[tp] = (start, end)
         return merged
+
+    def _look_ahead(self, lag: Mapping[str, GroupLag], offsets: LogOffsets, now: float) -> None:
+        """Lag foresight and the lag history, from the cycle the lag tracker just saw."""
+        configs = self.view.configs.value if self.view.configs is not None else frozen_map()
+        self._foresight = self.foresight.observe(
+            lag, self.lag.samples, offsets, configs, self._sizes, now
+        )
+        self.lag_history.record(lag, now)
+
+    async def _collect_log_dirs(self) -> None:
+        """Each registered broker's log dirs; a broker that no longer is registered keeps
+        its last known dirs, unknown since now."""
+        await self._first_view.wait()
+        snap = self.store.latest
+        assert snap is not None
+        registered = sorted(snap.brokers)
+        partitions = {t.name: [p.partition for p in t.partitions] for t in snap.topics.values()}
+        now = time.time()
+        answers: dict[int, disks.Answer] = dict(
+            await self.logdirs.describe(registered, partitions, now)
+        )
+        for broker in self.disks.keys() - answers.keys():
+            answers[broker] = f"broker {broker} is not registered"
+        merged = self._size_history.with_growth(disks.merge(self.disks, answers, now), now)
+        events = disks.events(self.name, self.disks, merged, now)
+        self.disks = merged
+        self._sizes = disks.partition_sizes(merged)
+        if events:
+            self._record(events)
+        self._publish()
+        failed = [answers[b] for b in registered if isinstance(answers.get(b), str)]
+        if failed:
+            raise SourceError(
+                f"cluster {self.name!r}: {len(failed)} of {len(registered)} brokers did not "
+                f"describe their log dirs: {failed[0]}; their last known dirs are kept"
+            )
 
     async def _collect_configs(self) -> None:
         await self._first_view.wait()
         snap = self.store.latest
         assert snap is not None
         self.admin.start()
+        started = time.time()
+        last = self.view.configs.value if self.view.configs is not None else frozen_map()
         try:
             configs = await self.admin.topic_configs(list(snap.topics))
-        except PartialAnswer as exc:  # some topics refused: keep the rest, fail the stage
-            self._update(configs=Timed(frozen_map(exc.value), time.time()))
+        except PartialAnswer as exc:  # some topics unanswered: keep the rest, fail the stage
+            unknown = [t for t in exc.unknown if t in snap.topics]
+            self._unknown_configs = unknown_since(self._unknown_configs, unknown, started)
+            self._update(configs=Timed(carry(last, exc.value, unknown), time.time()))
             raise
+        except SourceError:  # no answer: every topic's configs are the last known ones
+            self._unknown_configs = unknown_since(self._unknown_configs, snap.topics, started)
+            raise
+        self._unknown_configs = frozen_map()
         self._update(configs=Timed(frozen_map(configs), time.time()))
 
     async def _check_zookeeper(self) -> None:
@@ -375,12 +535,17 @@ class ClusterWatcher:
         ):
             # Between a controller's exit and its successor's election /controller is absent
             # (up to a session timeout when the controller dies). Keep the last known one so
-            # the change is seen as old -> new, not lost as old -> unknown -> new.
+            # the change is seen as old -> new, not lost as old -> unknown -> new; the state
+            # says no controller is known since then (controller_missing, the metrics).
             snapshot = dataclasses.replace(
                 snapshot,
                 controller_id=latest.controller_id,
                 controller_epoch=latest.controller_epoch,
             )
+            if self._controller_unknown is None:
+                self._controller_unknown = snapshot.taken_at
+        else:
+            self._controller_unknown = None
         # A cycle that found nothing new (most metadata and configs cycles) keeps the
         # version, so the metrics built for it stay valid, and skips the assessment.
         news = latest is None or self._assessment is None or not same_content(latest, snapshot)
@@ -401,8 +566,16 @@ class ClusterWatcher:
         if len(self.known_brokers) != known:
             self._published_brokers = frozenset(self.known_brokers)
         events = self._diff(previous, snapshot)
+        read = snapshot.sources.get("offsets")
+        new_offsets = previous is None or previous.sources.get("offsets") != read
+        skipped = records_skipped(previous, snapshot) if new_offsets else {}
+        if skipped:
+            self.skipped.update(skipped)
+            self._published_skipped = frozen_map(self.skipped)
         if events:
             self._record(events)
+            if any(e.kind is EventKind.ISR_SHRINK for e in events):
+                self._wake_log_dirs.set()
         self._publish()
 
     def _record(self, events: list[Event]) -> None:
@@ -436,38 +609,89 @@ class ClusterWatcher:
         started = time.time()
         try:
             await step()
+        except PartialAnswer as exc:
+            self._record_failure(stage, started, str(exc), exc.reason, partial=True)
         except SourceError as exc:
             self._record_failure(stage, started, str(exc), exc.reason)
         except Exception as exc:  # a bug must not stop the watch of this cluster
             log.exception("collection failed unexpectedly", extra={"kafka_cluster": self.name})
             self._record_failure(stage, started, f"internal error: {exc!r}")
         else:
-            health = self.health.stages[stage]
-            if health.consecutive_failures:
-                log.info(
-                    "%s recovered after %d failed attempts",
-                    stage,
-                    health.consecutive_failures,
-                    extra={"kafka_cluster": self.name},
-                )
-            self._set_stage(stage, health.succeeded(started, time.time()))
+            self._succeeded(stage, started)
+
+    def _succeeded(self, stage: str, started: float) -> None:
+        health = self.health.stages[stage]
+        if health.consecutive_failures:
+            log.info(
+                "%s recovered after %d failed attempts%s",
+                stage,
+                health.consecutive_failures,
+                f" ({health.partial_total} answered in part so far)" if health.partial else "",
+                extra={"kafka_cluster": self.name, "stage": stage},
+            )
+        self._last_told.pop(stage, None)
+        self._set_stage(stage, health.succeeded(started, time.time()))
+
+    def _unknown_count(self, stage: str) -> int:
+        return {
+            "groups": len(self._unknown_groups),
+            "offsets": len(self._unknown_partitions),
+            "configs": len(self._unknown_configs),
+        }.get(stage, 0)
+
+    def _unknowns(self) -> Unknowns:
+        """What the published state says the watchdog could not see, and since when."""
+        stages = {
+            h.stage: Blind(
+                stage=h.stage,
+                since=h.failing_since if h.failing_since is not None else h.last_attempt or 0.0,
+                reason=h.last_reason or "error",
+                detail=h.last_error or "",
+                parts=self._unknown_count(h.stage) if h.partial else None,
+                partial=h.partial,
+            )
+            for h in self.health.sources()
+            if h.consecutive_failures
+        }
+        configs = self._unknown_configs
+        if self.view.configs is None and self.store.latest is not None:
+            # Not asked yet (just started): every topic's configs are unknown.
+            configs = frozen_map(dict.fromkeys(self.store.latest.topics, self._started_at))
+        return Unknowns(
+            groups=self._unknown_groups,
+            partitions=self._unknown_partitions,
+            configs=configs,
+            group_listing=self._listing_incomplete,
+            stages=frozen_map(stages),
+            controller=self._controller_unknown,
+        )
 
     def _set_stage(self, stage: str, health: SourceHealth) -> None:
         self.health = self.health.with_stage(health)
         self._publish()
 
     def _record_failure(
-        self, stage: str, started: float, error: str, reason: str = "error"
+        self,
+        stage: str,
+        started: float,
+        error: str,
+        reason: str = "error",
+        *,
+        partial: bool = False,
     ) -> None:
         now = time.time()
         # One warning when a stage starts failing, then one every REPEAT_WARNING_AFTER while
         # it stays broken: the wording of the error may change from one attempt to the next
-        # (timed out, then transport failure) without anything new to tell.
+        # (timed out, then transport failure) without anything new to tell. A partial
+        # answer is told again when what it lacks changes (how many parts, or why).
         health = self.health.stages[stage]
         starts_failing = health.consecutive_failures == 0
-        self._set_stage(stage, health.failed(started, now, error, reason))
+        self._set_stage(stage, health.failed(started, now, error, reason, partial=partial))
+        told = (partial, reason, self._unknown_count(stage))
+        changed = partial and self._last_told.get(stage) != told
+        self._last_told[stage] = told
         last = self._last_warned.get(stage, 0.0)
-        if not (starts_failing or now - last >= REPEAT_WARNING_AFTER):
+        if not (starts_failing or changed or now - last >= REPEAT_WARNING_AFTER):
             log.debug("%s (still failing)", error, extra={"kafka_cluster": self.name})
         else:
             self._last_warned[stage] = now
@@ -478,15 +702,30 @@ class ClusterWatcher:
             )
 
     async def _every(
-        self, interval: float, stage: str, step: Callable[[], Awaitable[None]]
+        self,
+        interval: float,
+        stage: str,
+        step: Callable[[], Awaitable[None]],
+        wake: asyncio.Event | None = None,
     ) -> None:
         # Fixed-rate schedule: a slow cycle shortens the next sleep instead of drifting.
         next_run = time.monotonic()
         while True:
+            began = time.monotonic()
             await self._run_cycle(stage, step)
             next_run += interval
             delay = next_run - time.monotonic()
             if delay < 0:
                 next_run = time.monotonic()
                 delay = 0
-            await asyncio.sleep(delay)
+            if wake is None:
+                await asyncio.sleep(delay)
+                continue
+            # Woken early at most once per WAKE_GAP: a flapping ISR must not turn the stage
+            # into a busy loop.
+            await asyncio.sleep(min(delay, max(0.0, began + WAKE_GAP - time.monotonic())))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), max(0.0, next_run - time.monotonic()))
+            if wake.is_set():  # woken early: run now, then on the schedule from here
+                wake.clear()
+                next_run = time.monotonic()

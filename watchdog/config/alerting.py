@@ -183,7 +183,8 @@ class AlertmanagerConfig(StrictModel):
         default=60.0,
         ge=1.0,
         le=3600.0,
-        description="Firing alerts are re-posted this often (Alertmanager expects it).",
+        description="Firing alerts are re-posted this often (Alertmanager expects it); an "
+        "alert that fires or resolves is posted at once.",
     )
 
     @field_validator("url")

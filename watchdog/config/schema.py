@@ -107,6 +107,12 @@ class CollectionConfig(StrictModel):
         le=86400.0,
         description="How often topic and broker configs are read.",
     )
+    log_dirs_interval: Duration = Field(
+        default=30.0,
+        ge=1.0,
+        description="How often each broker's log dirs are read (DescribeLogDirs: state, "
+        "sizes); an ISR shrink triggers a read at once.",
+    )
     request_timeout: Duration = Field(
         default=10.0, gt=0.0, le=300.0, description="Timeout of one Admin API request."
     )
@@ -135,6 +141,13 @@ class LagConfig(StrictModel):
     )
     min_samples: int = Field(
         default=3, ge=2, le=1000, description="Samples needed in the window before judging."
+    )
+    caught_up_within: Duration = Field(
+        default=60.0,
+        ge=0.0,
+        description="A partition whose oldest unread record is younger than this counts as "
+        "caught up (time to catch up 0): a consumer that keeps pace always trails by what "
+        "was produced since its last commit.",
     )
     history_points: int = Field(
         default=64,

@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from kafka_watchdog.model.events import (
     BrokerChange,
     Change,
+    CommitBelowStart,
     CommitBeyondEnd,
     ControllerChange,
     Event,
@@ -167,24 +168,31 @@ def _brokers(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
 
 
 def _controller(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
+    """A new controller node is a move; a new epoch on the same node is a re-election (the
+    quorum or ZooKeeper elected again and the same node won: the controller was briefly
+    unavailable, but did not move)."""
     if curr.controller_id is None or prev.controller_id is None:
         return  # unknown on one side: no claim either way
     before = (prev.controller_id, prev.controller_epoch)
     after = (curr.controller_id, curr.controller_epoch)
-    if before != after:
-        epochs = (
-            f" (epoch {prev.controller_epoch} -> {curr.controller_epoch})"
-            if curr.controller_epoch is not None
-            else ""
-        )
-        yield _event(
-            curr,
-            EventKind.CONTROLLER_CHANGED,
-            "controller",
-            ControllerChange(before, after),
-            f"controller moved from {prev.controller_id} to {curr.controller_id}{epochs}",
-            broker=curr.controller_id,
-        )
+    if before == after:
+        return
+    epochs = (
+        f" (epoch {prev.controller_epoch} -> {curr.controller_epoch})"
+        if curr.controller_epoch is not None
+        else ""
+    )
+    if curr.controller_id != prev.controller_id:
+        kind = EventKind.CONTROLLER_CHANGED
+        detail = f"controller moved from {prev.controller_id} to {curr.controller_id}{epochs}"
+    elif prev.controller_epoch is not None and curr.controller_epoch is not None:
+        kind = EventKind.CONTROLLER_REELECTED
+        detail = f"controller re-elected on {curr.controller_id}{epochs}"
+    else:
+        return  # the same node, an epoch known on one side only: nothing is known to change
+    yield _event(
+        curr, kind, "controller", ControllerChange(before, after), detail, broker=curr.controller_id
+    )
 
 
 def _recreated(old: TopicState, new: TopicState) -> bool:
@@ -242,18 +250,26 @@ def _partition(
             source_time=new.source_time,
         )
 
-    removed = [r for r in old.isr if r not in new.isr]
-    added = [r for r in new.isr if r not in old.isr]
-    if removed:
+    isr = IsrChange(old.isr, new.isr)
+    removed, added = list(isr.left), list(isr.joined)
+    if removed and added:
+        # One change, one event (an unclean election replaces [1] by [2]): it says both.
+        yield event(
+            EventKind.ISR_REPLACED,
+            isr,
+            f"{subject}: ISR changed from {list(old.isr)} to {list(new.isr)} "
+            f"(out: {removed}, in: {added})",
+        )
+    elif removed:
         yield event(
             EventKind.ISR_SHRINK,
-            IsrChange(old.isr, new.isr),
+            isr,
             f"{subject}: ISR shrank from {list(old.isr)} to {list(new.isr)} (out: {removed})",
         )
-    if added:
+    elif added:
         yield event(
             EventKind.ISR_EXPAND,
-            IsrChange(old.isr, new.isr),
+            isr,
             f"{subject}: ISR grew from {list(old.isr)} to {list(new.isr)} (back: {added})",
         )
 
@@ -372,6 +388,9 @@ def _groups(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
         before = prev.groups.get(group_id)
         for (topic, partition), committed in sorted(group.offsets.items()):
             state = curr.partition(topic, partition)
+            below = _below_start(prev, curr, group_id, topic, partition, committed)
+            if below is not None:
+                yield below
             if state is None or state.log_end_offset is None or committed <= state.log_end_offset:
                 continue
             old_state = prev.partition(topic, partition)
@@ -396,3 +415,79 @@ def _groups(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
                 partition=partition,
                 group=group_id,
             )
+
+
+def _start_passed(snap: ClusterSnapshot, group_id: str, topic: str, partition: int) -> bool:
+    group = snap.groups.get(group_id)
+    committed = group.offsets.get((topic, partition)) if group is not None else None
+    state = snap.partition(topic, partition)
+    return (
+        committed is not None
+        and state is not None
+        and state.log_start_offset is not None
+        and committed < state.log_start_offset
+    )
+
+
+def _below_start(
+    prev: ClusterSnapshot,
+    curr: ClusterSnapshot,
+    group_id: str,
+    topic: str,
+    partition: int,
+    committed: int,
+) -> Event | None:
+    """offset_below_log_start when the log start passes a group's committed offset: the
+    records in between were deleted before the group read them (once per spell)."""
+    if not _start_passed(curr, group_id, topic, partition):
+        return None
+    if _start_passed(prev, group_id, topic, partition):
+        return None
+    state = curr.partition(topic, partition)
+    assert state is not None and state.log_start_offset is not None
+    start = state.log_start_offset
+    return _event(
+        curr,
+        EventKind.OFFSET_BELOW_LOG_START,
+        f"group {group_id} {topic}-{partition}",
+        CommitBelowStart(committed, start),
+        f"group {group_id} committed {committed} on {topic}-{partition} but the log now "
+        f"starts at {start}: {start - committed} records were deleted by retention before "
+        "the group read them (its next fetch resets: auto.offset.reset)",
+        topic=topic,
+        partition=partition,
+        group=group_id,
+    )
+
+
+def records_skipped(
+    prev: ClusterSnapshot | None, curr: ClusterSnapshot
+) -> dict[tuple[str, str], int]:
+    """(group, topic) -> records deleted unread between the two snapshots: the distance the
+    log start moved past each group's committed offset since `prev` (counted once, however
+    long the group stays behind)."""
+    out: dict[tuple[str, str], int] = {}
+    for group_id, group in curr.groups.items():
+        before = prev.groups.get(group_id) if prev is not None else None
+        for (topic, partition), committed in group.offsets.items():
+            state = curr.partition(topic, partition)
+            if state is None or state.log_start_offset is None:
+                continue
+            start = state.log_start_offset
+            if committed >= start:
+                continue
+            counted = committed
+            old_state = prev.partition(topic, partition) if prev is not None else None
+            old_committed = before.offsets.get((topic, partition)) if before else None
+            if (
+                old_committed is not None
+                and old_state is not None
+                and old_state.log_start_offset is not None
+                and old_committed < old_state.log_start_offset
+            ):
+                # Already behind then: what lay below that log start was counted.
+                counted = max(committed, old_state.log_start_offset)
+            if start > counted:
+                key = (group_id, topic)
+                out[key] = out.get(key, 0) + start - counted
+    return out

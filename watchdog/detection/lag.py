@@ -24,12 +24,24 @@ from dataclasses import dataclass
 from kafka_watchdog.model.lag import LagStatus
 
 Point = tuple[int, float]  # (log end offset, time)
+# Commit samples a CommitWindow keeps for rates (the foresight's): about one per window /
+# RATE_POINTS, plus the newest.
+RATE_POINTS = 8
 
 
 def lag_messages(committed: int, log_end: int) -> tuple[int, bool]:
     """(lag, raced): never negative; `raced` when the commit was newer than the log end read."""
     lag = log_end - committed
     return (0, True) if lag < 0 else (lag, False)
+
+
+def lag_seconds_at_least(points: Sequence[Point], committed: int) -> bool:
+    """Whether `lag_seconds` can only give a lower bound: the committed offset is older than
+    the oldest recorded point and the history shows no growth to extrapolate from (one
+    point: right after a start, or a partition nobody writes to)."""
+    if not points or committed >= points[-1][0] or committed >= points[0][0]:
+        return False
+    return len(points) < 2 or points[-1][0] <= points[0][0]
 
 
 def lag_seconds(points: Sequence[Point], committed: int, now: float) -> float | None:
@@ -72,10 +84,17 @@ class Sample:
 def evaluate(
     samples: Sequence[Sample], owned: bool, now: float, window: float, min_samples: int
 ) -> LagStatus:
-    """Burrow's rules over the samples inside the window (oldest first)."""
+    """Burrow's rules over the samples inside the window (oldest first).
+
+    When the window holds fewer than `min_samples` (collection cycles slowed down by a
+    fault: each one waits out a timeout), the latest `min_samples` samples are judged
+    instead: a slow cycle is not a reason to forget a status. UNKNOWN only while fewer than
+    `min_samples` samples exist at all."""
     recent = [s for s in samples if now - s.at <= window]
     if len(recent) < min_samples:
-        return LagStatus.UNKNOWN
+        if len(samples) < min_samples:
+            return LagStatus.UNKNOWN
+        recent = list(samples)[-min_samples:]
     if any(s.lag == 0 for s in recent):
         return LagStatus.OK
     pairs = list(itertools.pairwise(recent))
@@ -122,6 +141,13 @@ class PointHistory:
         """`lag_seconds` over these points."""
         return _seconds(self._offsets, self._times, committed, now)
 
+    def lag_seconds_at_least(self, committed: int) -> bool:
+        """`lag_seconds_at_least` over these points."""
+        offsets = self._offsets
+        if not offsets or committed >= offsets[-1] or committed >= offsets[0]:
+            return False
+        return len(offsets) < 2 or offsets[-1] <= offsets[0]
+
 
 class CommitWindow:
     """`evaluate` for one group-partition, kept up to date sample by sample in constant
@@ -132,7 +158,17 @@ class CommitWindow:
     decreased. A pair lies inside the window when its earlier sample does, so remembering
     when each last happened (the earlier sample's time) answers it; the number of samples
     in the window needs only the times of the last `min_samples`. Unlike a capped list of
-    samples, every sample of the window counts however fast the offsets are polled.
+    samples, every sample of the window counts however fast the offsets are polled. When
+    the window holds fewer than `min_samples` (slow cycles), the last `min_samples` are
+    judged, as `evaluate` does: their pairs are those whose earlier sample is not older than
+    the oldest of them.
+
+    For rates (consumed and produced records per second, the foresight's) it also keeps a
+    trail of samples inside the window thinned to about one per window / RATE_POINTS, and the
+    newest: any two kept samples but neighbours are a step apart, so at most 2 x RATE_POINTS
+    + 2 whatever the poll rate (fewer when polls are far apart than half a step). The oldest
+    of them is less than window / RATE_POINTS younger than the oldest sample inside the
+    window.
     """
 
     __slots__ = (
@@ -140,15 +176,22 @@ class CommitWindow:
         "_committed",
         "_lag",
         "_times",
+        "_trail_at",
+        "_trail_offsets",
         "drop",
         "min_samples",
         "move",
         "rewind",
+        "window",
         "zero",
     )
 
-    def __init__(self, min_samples: int) -> None:
+    def __init__(self, min_samples: int, window: float) -> None:
         self.min_samples = min_samples
+        self.window = window
+        # The rates' trail: times, and (committed, lag) pairs, flat (no object per sample).
+        self._trail_at = array("d")
+        self._trail_offsets = array("q")
         self._committed = self._lag = 0
         self._at: float | None = None
         self._times: tuple[float, ...] = ()  # of the last min_samples samples
@@ -171,13 +214,44 @@ class CommitWindow:
             self.zero = at
         self._committed, self._lag, self._at = committed, lag, at
         self._times = (*self._times, at)[-self.min_samples :]
+        self._keep(committed, lag, at)
+
+    def _keep(self, committed: int, lag: int, at: float) -> None:
+        times, offsets = self._trail_at, self._trail_offsets
+        # The newest replaces the previous newest while it is less than a step after the
+        # sample kept before that (which bounds how far the oldest kept can be from the
+        # oldest of the window); otherwise it is kept too.
+        if len(times) >= 2 and at - times[-2] < self.window / RATE_POINTS:
+            times[-1] = at
+            offsets[-2:] = array("q", (committed, lag))
+        else:
+            times.append(at)
+            offsets.extend((committed, lag))
+        # Samples older than the window never count again (rates read inside it).
+        old = bisect.bisect_left(times, at - self.window)
+        if old:
+            del times[:old]
+            del offsets[: 2 * old]
+
+    def trail(self) -> tuple[Sample, ...]:
+        """The kept samples, oldest first (all inside the window as of the newest)."""
+        offsets = self._trail_offsets
+        return tuple(
+            Sample(offsets[2 * i], offsets[2 * i + 1], at) for i, at in enumerate(self._trail_at)
+        )
 
     def status(self, owned: bool, now: float, window: float) -> LagStatus:
-        def inside(at: float | None) -> bool:
-            return at is not None and now - at <= window
-
-        if len(self._times) < self.min_samples or not inside(self._times[0]):
+        if len(self._times) < self.min_samples:
             return LagStatus.UNKNOWN
+        oldest = self._times[0]  # of the last min_samples
+        # Inside the window; when it holds fewer than min_samples, among the last ones.
+        start = oldest if now - oldest > window else None
+
+        def inside(at: float | None) -> bool:
+            if at is None:
+                return False
+            return at >= start if start is not None else now - at <= window
+
         if inside(self.zero):
             return LagStatus.OK
         if inside(self.rewind):

@@ -73,7 +73,11 @@ def assemble(
         brokers = description.brokers
         said("brokers", "admin", admin.description)
         if quorum is not None and quorum.quorum is not None:
-            controller, epoch = quorum.quorum.leader_id, quorum.quorum.leader_epoch
+            # A quorum between leaders (an election under way, a lost majority) reports
+            # leader -1: no controller is known, not a controller with id -1.
+            leader = quorum.quorum.leader_id
+            controller = leader if leader >= 0 else None
+            epoch = quorum.quorum.leader_epoch
             mode = ClusterMode.KRAFT
             said("controller", "quorum", admin.quorum)
         elif quorum is not None and quorum.supported is False:

@@ -16,9 +16,11 @@ from kafka_watchdog.model.snapshot import Broker
 class EventKind(StrEnum):
     BROKER_REGISTERED = "broker_registered"
     BROKER_GONE = "broker_gone"
-    CONTROLLER_CHANGED = "controller_changed"
-    ISR_SHRINK = "isr_shrink"
-    ISR_EXPAND = "isr_expand"
+    CONTROLLER_CHANGED = "controller_changed"  # the controller moved to another node
+    CONTROLLER_REELECTED = "controller_reelected"  # a new election, the same node won
+    ISR_SHRINK = "isr_shrink"  # replicas left the ISR, none joined
+    ISR_EXPAND = "isr_expand"  # replicas joined the ISR, none left
+    ISR_REPLACED = "isr_replaced"  # in one change, some left and others joined
     LEADER_CHANGED = "leader_changed"
     PARTITION_OFFLINE = "partition_offline"
     PARTITION_ONLINE = "partition_online"
@@ -29,6 +31,9 @@ class EventKind(StrEnum):
     TOPIC_CREATED = "topic_created"
     TOPIC_DELETED = "topic_deleted"
     OFFSET_BEYOND_LOG_END = "offset_beyond_log_end"
+    OFFSET_BELOW_LOG_START = "offset_below_log_start"
+    LOG_DIR_OFFLINE = "log_dir_offline"
+    LOG_DIR_ONLINE = "log_dir_online"
 
 
 # -- payloads ---------------------------------------------------------------------------------
@@ -44,7 +49,8 @@ class BrokerChange:
 
 @dataclass(frozen=True, slots=True)
 class ControllerChange:
-    """(controller id, epoch) before and after; the epoch is None where it is not known."""
+    """controller_changed and controller_reelected: (controller id, epoch) before and
+    after; the epoch is None where it is not known."""
 
     before: tuple[int, int | None]
     after: tuple[int, int | None]
@@ -52,10 +58,18 @@ class ControllerChange:
 
 @dataclass(frozen=True, slots=True)
 class IsrChange:
-    """isr_shrink and isr_expand: the ISR before and after."""
+    """isr_shrink, isr_expand and isr_replaced: the ISR before and after."""
 
     before: tuple[int, ...]
     after: tuple[int, ...]
+
+    @property
+    def left(self) -> tuple[int, ...]:
+        return tuple(r for r in self.before if r not in self.after)
+
+    @property
+    def joined(self) -> tuple[int, ...]:
+        return tuple(r for r in self.after if r not in self.before)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +138,31 @@ class CommitBeyondEnd:
     log_end: int
 
 
+@dataclass(frozen=True, slots=True)
+class CommitBelowStart:
+    """offset_below_log_start: the group's committed offset (before) and the log start that
+    passed it (after): the records in between were deleted before the group read them."""
+
+    before: int
+    after: int
+
+    @property
+    def skipped(self) -> int:
+        return self.after - self.before
+
+
+@dataclass(frozen=True, slots=True)
+class LogDirChange:
+    """log_dir_offline and log_dir_online: the dir's state before and after (None online,
+    else the error: KAFKA_STORAGE_ERROR, or MISSING when the broker no longer lists it), and
+    the partitions whose replica on it was lost (offline) or is back (online)."""
+
+    before: str | None
+    after: str | None
+    path: str
+    partitions: tuple[tuple[str, int], ...] = ()
+
+
 Change = (
     BrokerChange
     | ControllerChange
@@ -134,14 +173,27 @@ Change = (
     | ReplicasChange
     | TopicChange
     | CommitBeyondEnd
+    | CommitBelowStart
+    | LogDirChange
 )
+
+# What counts as what (docs/metrics.md, docs/alerting.md): a replica leaving the ISR is
+# counted by isr_shrinks_total and the isr_shrink_rate rule whether others joined in the same
+# change or not; a replica joining, by isr_expands_total. A controller election is every new
+# controller epoch: controller_changes_total counts those that moved it to another node,
+# controller_elections_total all of them, and controller_flapping judges all of them.
+ISR_LEFT = (EventKind.ISR_SHRINK, EventKind.ISR_REPLACED)
+ISR_JOINED = (EventKind.ISR_EXPAND, EventKind.ISR_REPLACED)
+CONTROLLER_ELECTED = (EventKind.CONTROLLER_CHANGED, EventKind.CONTROLLER_REELECTED)
 
 PAYLOAD: dict[EventKind, type[Change]] = {
     EventKind.BROKER_REGISTERED: BrokerChange,
     EventKind.BROKER_GONE: BrokerChange,
     EventKind.CONTROLLER_CHANGED: ControllerChange,
+    EventKind.CONTROLLER_REELECTED: ControllerChange,
     EventKind.ISR_SHRINK: IsrChange,
     EventKind.ISR_EXPAND: IsrChange,
+    EventKind.ISR_REPLACED: IsrChange,
     EventKind.LEADER_CHANGED: LeaderChange,
     EventKind.PARTITION_OFFLINE: LeaderChange,
     EventKind.PARTITION_ONLINE: LeaderChange,
@@ -152,6 +204,9 @@ PAYLOAD: dict[EventKind, type[Change]] = {
     EventKind.TOPIC_CREATED: TopicChange,
     EventKind.TOPIC_DELETED: TopicChange,
     EventKind.OFFSET_BEYOND_LOG_END: CommitBeyondEnd,
+    EventKind.OFFSET_BELOW_LOG_START: CommitBelowStart,
+    EventKind.LOG_DIR_OFFLINE: LogDirChange,
+    EventKind.LOG_DIR_ONLINE: LogDirChange,
 }
 """The payload type of each kind of event."""
 

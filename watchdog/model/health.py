@@ -10,6 +10,10 @@ from dataclasses import dataclass, field, replace
 
 from kafka_watchdog.model.snapshot import frozen_map
 
+# The reason of a failure whose answer was lost with the Admin API worker (sources'
+# kafka_errors.WORKER).
+WORKER = "worker"
+
 # stage -> source. The metadata stage is what readiness is judged on: it is the view.
 STAGES = {
     "metadata": "admin",
@@ -17,6 +21,7 @@ STAGES = {
     "groups": "admin",
     "configs": "admin",
     "quorum": "admin",
+    "logdirs": "admin",
     "zookeeper": "zookeeper",
 }
 
@@ -36,6 +41,14 @@ class SourceHealth:
     consecutive_failures: int = 0
     errors_total: int = 0
     attempts_total: int = 0
+    # The first failed attempt since the last success: how long the stage has been blind.
+    failing_since: float | None = None
+    # The last attempt answered in part (some groups or topics refused or unreachable): the
+    # rest of its answer was used, the parts it lacked keep their last known state.
+    partial: bool = False
+    partial_total: int = 0  # attempts that answered in part (they count as errors too)
+    # Attempts whose answer was lost because the Admin API worker died or hung meanwhile.
+    lost_total: int = 0
 
     @property
     def source(self) -> str:
@@ -51,11 +64,20 @@ class SourceHealth:
             last_error=None,
             last_reason=None,
             consecutive_failures=0,
+            failing_since=None,
+            partial=False,
         )
 
     def failed(
-        self, started: float, finished: float, error: str, reason: str = "error"
+        self,
+        started: float,
+        finished: float,
+        error: str,
+        reason: str = "error",
+        *,
+        partial: bool = False,
     ) -> SourceHealth:
+        """A failed attempt; `partial`: it answered for part of the cluster."""
         return replace(
             self,
             attempts_total=self.attempts_total + 1,
@@ -65,6 +87,10 @@ class SourceHealth:
             last_error=error,
             last_reason=reason,
             consecutive_failures=self.consecutive_failures + 1,
+            failing_since=self.failing_since if self.consecutive_failures else started,
+            partial=partial,
+            partial_total=self.partial_total + (1 if partial else 0),
+            lost_total=self.lost_total + (1 if reason == WORKER else 0),
         )
 
     def fresh(self, now: float, stale_after: float) -> bool:

@@ -73,6 +73,10 @@ class TopicConfig:
 
     min_insync_replicas: int | None = None
     unclean_leader_election: bool | None = None
+    # What retention deletes (lag foresight): -1 is no limit, None unknown.
+    retention_ms: int | None = None
+    retention_bytes: int | None = None  # per partition
+    cleanup_policy: str | None = None  # "delete", "compact", "compact,delete"
 
 
 @dataclass(frozen=True, slots=True)

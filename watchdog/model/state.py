@@ -12,10 +12,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from kafka_watchdog.model.assessment import Assessment
+from kafka_watchdog.model.disks import BrokerDisks
 from kafka_watchdog.model.events import Event, EventKind
+from kafka_watchdog.model.foresight import GroupForesight
 from kafka_watchdog.model.health import ClusterHealth
 from kafka_watchdog.model.lag import GroupLag
+from kafka_watchdog.model.lag_history import LagSeries
 from kafka_watchdog.model.snapshot import ClusterSnapshot, frozen_map
+from kafka_watchdog.model.unknown import NOTHING_UNKNOWN, Unknowns
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,21 @@ class ClusterState:
     # visible (broker_up 0, broker_gone) instead of silently dropping out.
     known_brokers: frozenset[int] = frozenset()
     zookeeper_malformed: int = 0  # znodes skipped because their data could not be parsed
+    # What the stages could not answer for, and since when: those parts keep their last
+    # known state in the snapshot and the lag, and alerts about them hold their state.
+    unknown: Unknowns = NOTHING_UNKNOWN
+    # When the events above begin (the watcher's start): older ones are not known.
+    events_since: float = 0.0
+    # Admin API worker processes replaced, by why they ended (abort, killed, exited, hung).
+    admin_worker_restarts: Mapping[str, int] = field(default_factory=frozen_map)
+    # Lag foresight of each group (time to catch up, retention risk), its lag over the last
+    # hour, and the records deleted before it read them: (group, topic) -> records.
+    foresight: Mapping[str, GroupForesight] = field(default_factory=frozen_map)
+    lag_history: Mapping[str, LagSeries] = field(default_factory=frozen_map)
+    records_skipped: Mapping[tuple[str, str], int] = field(default_factory=frozen_map)
+    # Each broker's log dirs (DescribeLogDirs), the last known ones for a broker that does
+    # not answer; empty until the first round.
+    log_dirs: Mapping[int, BrokerDisks] = field(default_factory=frozen_map)
 
     def ready(self, now: float) -> tuple[bool, str]:
         return self.health.ready(now, self.stale_after)

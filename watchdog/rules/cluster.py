@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from kafka_watchdog.model.state import ClusterState
@@ -25,8 +26,24 @@ def broker_gone(rule: Settings, state: ClusterState, now: float) -> Iterator[Fin
 
 def controller_missing(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
     snap = state.snapshot
-    if snap is not None and state.ready(now)[0] and snap.brokers and snap.controller_id is None:
+    if snap is None or not state.ready(now)[0] or not snap.brokers:
+        return
+    if snap.controller_id is None and "controller" not in snap.sources:
+        # No source has answered about the controller yet (KRaft: the quorum stage, right
+        # after a start or while it times out): unknown, not missing. partly_blind says so;
+        # an open alert holds (alerting/holding.py).
+        return
+    if snap.controller_id is None:
         yield rule.finding(state, "no active controller is known")
+    elif state.unknown.controller is not None:
+        # The snapshot carries the last one (for the change to be seen as old -> new).
+        yield rule.finding(
+            state,
+            f"no active controller is known (the last one was {snap.controller_id}; the "
+            "sources report none since "
+            + time.strftime("%H:%M:%S", time.gmtime(state.unknown.controller))
+            + "Z)",
+        )
 
 
 RULES = (

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kafka_watchdog.model.lag import LagStatus
+from kafka_watchdog.model.lag import LagStatus, PartitionLag
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.rules.finding import Finding
 from kafka_watchdog.rules.spec import Concern, PromQL, RuleSpec, Settings
 
 ON_TOPIC = "on topic {{ $labels.topic }} in Kafka cluster {{ $labels.kafka_cluster }}"
+
+# Each consumer rule judges the real answer first: a condition that holds on the partitions
+# read this cycle is a real finding. Otherwise, where part of the group's lag is carried
+# (its coordinator or a partition's leader did not answer, too few samples yet) and could
+# meet the condition, the finding is made with `unknown_since`: it holds an alert that is
+# already there, and starts none.
+
+
+def _unknown(parts: list[PartitionLag]) -> float | None:
+    return min((p.unknown_since for p in parts if p.unknown_since is not None), default=None)
 
 
 def lag_messages(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
@@ -18,15 +28,23 @@ def lag_messages(rule: Settings, state: ClusterState, now: float) -> Iterator[Fi
         if not rule.group_ok(group_id):
             continue
         for topic, parts in lag.by_topic().items():
+            if not rule.topic_ok(topic):
+                continue
             total = sum(p.lag or 0 for p in parts)
-            if total > threshold and rule.topic_ok(topic):
-                yield rule.finding(
-                    state,
-                    f"group {group_id} lags {total} messages on {topic}",
-                    total,
-                    group=group_id,
-                    topic=topic,
-                )
+            known = sum(p.lag or 0 for p in parts if p.unknown_since is None)
+            since = lag.unknown_since or _unknown(parts)
+            if lag.unknown_since is None and known > threshold:
+                since = None  # the partitions read this cycle are enough
+            elif since is None or not (total > threshold or any(p.lag is None for p in parts)):
+                continue
+            yield rule.finding(
+                state,
+                f"group {group_id} lags {total} messages on {topic}",
+                total,
+                unknown_since=since,
+                group=group_id,
+                topic=topic,
+            )
 
 
 def lag_seconds(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
@@ -35,23 +53,44 @@ def lag_seconds(rule: Settings, state: ClusterState, now: float) -> Iterator[Fin
         if not rule.group_ok(group_id):
             continue
         for topic, parts in lag.by_topic().items():
+            if not rule.topic_ok(topic):
+                continue
             worst = max((p.lag_seconds or 0.0 for p in parts), default=0.0)
-            if worst > threshold and rule.topic_ok(topic):
-                yield rule.finding(
-                    state,
-                    f"group {group_id} is {worst:.0f}s behind on {topic}",
-                    worst,
-                    group=group_id,
-                    topic=topic,
-                )
+            known = max(
+                (p.lag_seconds or 0.0 for p in parts if p.unknown_since is None), default=0.0
+            )
+            since = lag.unknown_since or _unknown(parts)
+            # A lower bound below the threshold says nothing (right after a start, the
+            # history does not reach back to the committed offset yet).
+            bounded = any(p.lag_seconds_at_least for p in parts)
+            if lag.unknown_since is None and known > threshold:
+                since = None  # read this cycle (a lower bound above it proves it too)
+            elif since is not None and (worst > threshold or any(p.lag is None for p in parts)):
+                pass
+            elif bounded:
+                since = state.events_since
+            else:
+                continue
+            yield rule.finding(
+                state,
+                f"group {group_id} is {worst:.0f}s behind on {topic}",
+                worst,
+                unknown_since=since,
+                group=group_id,
+                topic=topic,
+            )
 
 
 def stalled(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
     for group_id, lag in state.lag.items():
         if not rule.group_ok(group_id):
             continue
+        behind = sum(p.lag or 0 for p in lag.partitions)
+        since = lag.stale_since
         if lag.status in (LagStatus.STALL, LagStatus.STOP):
-            behind = sum(p.lag or 0 for p in lag.partitions)
+            real = lag.unknown_since is None and any(
+                p.status is lag.status and p.unknown_since is None for p in lag.partitions
+            )
             yield rule.finding(
                 state,
                 f"group {group_id} is {lag.status.value}: "
@@ -62,6 +101,16 @@ def stalled(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding
                 )
                 + f" ({behind} messages behind)",
                 behind,
+                unknown_since=None if real else since,
+                group=group_id,
+            )
+        elif any(p.status is LagStatus.UNKNOWN for p in lag.partitions):
+            # Too few samples to judge (right after a start), or a log end never read.
+            yield rule.finding(
+                state,
+                f"group {group_id}'s lag status is unknown ({behind} messages behind)",
+                behind,
+                unknown_since=since if since is not None else state.events_since,
                 group=group_id,
             )
 
@@ -78,6 +127,7 @@ def commit_beyond_end(rule: Settings, state: ClusterState, now: float) -> Iterat
                     f"beyond the log end {p.log_end}: its next fetch resets "
                     "(auto.offset.reset)",
                     p.committed - p.log_end,
+                    unknown_since=lag.unknown_since or p.unknown_since,
                     group=group_id,
                     topic=p.topic,
                     partition=p.partition,

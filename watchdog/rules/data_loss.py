@@ -51,10 +51,18 @@ def unclean_election(rule: Settings, state: ClusterState, now: float) -> Iterato
         else:
             # Page with the damage, not before it is known: the new leader's log end comes
             # with the next offsets cycle (a drop there is a truncation event).
+            # "Kept" only from a read that began after the election and answered for this
+            # partition (a carried log end is the old leader's, not the new one's).
             snap = state.snapshot
             read_at = snap.sources.get("offsets", ("", 0.0))[1] if snap is not None else 0.0
             partition = snap.partition(event.topic, event.partition or 0) if snap else None
-            if read_at > event.observed_at and partition is not None and partition.log_end_offset:
+            answered = (event.topic, event.partition or 0) not in state.unknown.partitions
+            if (
+                read_at > event.observed_at
+                and answered
+                and partition is not None
+                and partition.log_end_offset
+            ):
                 lost = 0
                 risk = f"no truncation seen (log end {partition.log_end_offset} kept)"
             elif now - event.observed_at < UNCLEAN_DAMAGE_WAIT:

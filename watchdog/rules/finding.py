@@ -17,6 +17,12 @@ class Finding:
     value: float = 1.0  # how bad: lag, records at risk, partitions... (sorts the worst first)
     runbook: str = ""
     details: Mapping[str, str] = field(default_factory=dict)
+    # Set when the finding is read from carried state, not a current answer (the group's
+    # coordinator is gone, the partition's log end unreadable, too few samples yet): the
+    # time its subject became unknown. Such a finding holds an alert as it is (firing stays
+    # firing, pending stays pending) and never starts or fires one: only a real answer
+    # changes an alert's state.
+    unknown_since: float | None = None
     # Identity across evaluations: the rule and the subject, not the wording. Made once:
     # alerting looks it up many times per finding at every evaluation.
     fingerprint: str = field(init=False, repr=False, compare=False)

@@ -42,6 +42,8 @@ def under_min_isr(rule: Settings, state: ClusterState, now: float) -> Iterator[F
                 f"{p.topic}-{p.partition}: ISR {list(p.isr)} below min.insync.replicas "
                 f"{topic.config.min_insync_replicas}: acks=all writes fail",
                 len(missing),
+                # Judged on the last known min.insync.replicas while the configs are unknown.
+                unknown_since=state.unknown.configs.get(topic.name),
                 topic=p.topic,
                 partition=p.partition,
             )

@@ -106,4 +106,21 @@ PROMETHEUS_ONLY = (
         ),
         "Dropped notifications are the ones the watchdog could not send.",
     ),
+    PrometheusOnly(
+        "alerting_state_unhealthy",
+        "warning",
+        "The watchdog has failed to write its alerting state for 10 minutes.",
+        600,
+        PromQL(
+            Concern.SELF,
+            "kafka_watchdog_alerting_state_healthy == 0",
+            WATCHDOG + " cannot write its alerting state",
+            "The alerting state (alerting.state_dir) of {{ $labels.instance }} has not been "
+            "written for $for: a full or read-only disk, a deleted file or an unusable "
+            "directory (/readyz says which). Pages still go out, from memory, but a restart "
+            "now may page open incidents again and forget API silences.",
+        ),
+        "The daemon reports its state on /readyz and keeps paging; whether its disk works "
+        "is for whoever watches the watchdog.",
+    ),
 )

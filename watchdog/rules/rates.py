@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from kafka_watchdog.model.events import EventKind
+from kafka_watchdog.model.events import CONTROLLER_ELECTED, ISR_LEFT, EventKind
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.rules.finding import Finding
 from kafka_watchdog.rules.spec import Concern, Evaluate, PromQL, RuleSpec, Settings
@@ -23,15 +23,15 @@ def grown_within(counter: str, window: str) -> str:
     )
 
 
-def over_rate(kind: EventKind, window: float, what: str) -> Evaluate:
-    """More than `threshold` events of `kind` within `window` seconds: fires while the rate
+def over_rate(kinds: tuple[EventKind, ...], window: float, what: str) -> Evaluate:
+    """More than `threshold` events of `kinds` within `window` seconds: fires while the rate
     is over the threshold, and keeps firing `keep_firing_for` after."""
 
     def evaluate(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
         seen = [
             e
             for e in state.events
-            if e.kind is kind and now - e.observed_at <= window + rule.keep_firing_for
+            if e.kind in kinds and now - e.observed_at <= window + rule.keep_firing_for
         ]
         threshold = rule.threshold or 0
         for end in sorted({e.observed_at for e in seen}, reverse=True):
@@ -53,9 +53,10 @@ RULES = (
     RuleSpec(
         "controller_flapping",
         "warning",
-        "The controller changed more than `threshold` times in 10 minutes.",
+        "The controller was elected more than `threshold` times in 10 minutes (moved to "
+        "another node or re-elected on the same one).",
         (),
-        over_rate(EventKind.CONTROLLER_CHANGED, 600.0, "controller changes"),
+        over_rate(CONTROLLER_ELECTED, 600.0, "controller elections"),
         threshold=3,
         keep_firing_for=600,
         prometheus=PromQL(
@@ -74,9 +75,10 @@ RULES = (
     RuleSpec(
         "isr_shrink_rate",
         "warning",
-        "More than `threshold` ISR shrinks in 5 minutes.",
+        "More than `threshold` ISR shrinks in 5 minutes (an ISR replaced in one change, a "
+        "replica out and another in, counts as one).",
         (),
-        over_rate(EventKind.ISR_SHRINK, 300.0, "ISR shrinks"),
+        over_rate(ISR_LEFT, 300.0, "ISR shrinks"),
         threshold=50,
         keep_firing_for=300,
         prometheus=PromQL(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -107,8 +108,17 @@ class Settings:
         return self.groups is None or self.groups.allows(group)
 
     def finding(
-        self, state: ClusterState, summary: str, value: float = 1.0, **labels: object
+        self,
+        state: ClusterState,
+        summary: str,
+        value: float = 1.0,
+        *,
+        unknown_since: float | None = None,
+        **labels: object,
     ) -> Finding:
+        """`unknown_since`: the finding is read from carried state (see Finding)."""
+        if unknown_since is not None:
+            summary += f" (unknown since {_clock(unknown_since)}: last known state)"
         return Finding(
             rule=self.name,
             severity=self.severity,
@@ -116,7 +126,12 @@ class Settings:
             summary=summary,
             value=value,
             runbook=self.runbook,
+            unknown_since=unknown_since,
         )
+
+
+def _clock(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ts)) + "Z"
 
 
 Evaluate = Callable[[Settings, ClusterState, float], Iterable[Finding]]

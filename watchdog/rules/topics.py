@@ -19,6 +19,7 @@ def risky_config(rule: Settings, state: ClusterState, now: float) -> Iterator[Fi
             yield rule.finding(
                 state,
                 f"topic {topic.name}: {hazard.value}: {hazard.meaning}",
+                unknown_since=state.unknown.configs.get(topic.name),
                 topic=topic.name,
                 hazard=hazard.value,
             )

@@ -15,7 +15,8 @@ import functools
 import gc
 import logging
 import threading
-from collections.abc import Awaitable, Iterable
+from collections import Counter
+from collections.abc import Awaitable, Iterable, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -103,8 +104,10 @@ def _principal(cluster: AdminCluster) -> str | None:
     return cluster.client_properties().get("sasl.username")
 
 
-def _error_name(result: BaseException) -> str | None:
-    err = result.args[0] if isinstance(result, KafkaException) and result.args else None
+def _error_name(result: object) -> str | None:
+    """The librdkafka error name of a failed future's exception (or of a bare KafkaError, as
+    ListGroups reports per broker)."""
+    err = result.args[0] if isinstance(result, KafkaException) and result.args else result
     return err.name() if isinstance(err, KafkaError) else None
 
 
@@ -118,9 +121,6 @@ class AdminSource:
         self.request_timeout = request_timeout
         self._client: AdminClient | None = None
         self._slots = asyncio.Semaphore(max_concurrent)
-        self._last_offsets: dict[str, dict[tuple[str, int], int]] = {}
-        self._last_groups: dict[str, GroupState] = {}
-        self._last_configs: dict[str, TopicConfig] = {}
         # A refused password or certificate is only told through the error callback; it is
         # kept long enough to explain the requests that then time out.
         self._client_errors = kafka_errors.ClientErrorLog(
@@ -336,75 +336,121 @@ class AdminSource:
             raise self._error(failed[0], "ListOffsets")
         return out
 
-    async def groups(self, with_offsets: bool = True) -> dict[str, GroupState]:
+    async def groups(
+        self, with_offsets: bool = True, known: Sequence[str] = ()
+    ) -> dict[str, GroupState]:
         """Every consumer group: state, type, members, and every committed offset.
 
         Groups that are empty or have no members are kept (they still hold offsets and lag).
         ListConsumerGroupOffsets takes one group per request in confluent-kafka, so those
         requests fan out, bounded by the per-cluster limit.
 
-        Groups the principal may list but not Describe (ListGroups shows every group to a
-        principal with Describe on the cluster) raise PartialAnswer naming the missing ACL;
-        its value carries their last known state.
+        A group this call could not answer for (Describe refused by an ACL; its coordinator
+        timed out, moved or is loading) is left out and named in a PartialAnswer's `unknown`
+        (id -> why): the caller carries its last known state. `known` are the groups the
+        caller knew: ListGroups misses every group of a coordinator that did not answer, so
+        one missing from the listing is asked for by name and only taken as gone when its
+        coordinator says Dead. A listing with errors makes the answer `incomplete`.
         """
         listing = await self._future(
             self.client.list_consumer_groups(**self._timeout_kw), "ListGroups"
         )
-        ids = [g.group_id for g in listing.valid if self.cluster.groups.allows(g.group_id)]
-        listed = {g.group_id: g for g in listing.valid}
-        if not ids:
-            self._last_groups = {}
-            return {}
+        allowed = self.cluster.groups.allows
+        listed = {g.group_id: g for g in listing.valid if allowed(g.group_id)}
+        missing = [g for g in known if g not in listed and allowed(g)]
+        ids = [*listed, *missing]
+        listing_errors = list(listing.errors or [])
+        unknown: dict[str, str] = {}
         described: dict[str, Any] = {}
-        denied: set[str] = set()
-        futures = self.client.describe_consumer_groups(ids, **self._timeout_kw)
-        results = await self._all(futures.values(), "DescribeGroups")
-        for group_id, result in zip(futures, results, strict=True):
-            if not isinstance(result, BaseException):
-                described[group_id] = result
-            elif _error_name(result) == "GROUP_AUTHORIZATION_FAILED":
-                denied.add(group_id)
+        if ids:
+            futures = self.client.describe_consumer_groups(ids, **self._timeout_kw)
+            results = await self._all(futures.values(), "DescribeGroups")
+            for group_id, result in zip(futures, results, strict=True):
+                if isinstance(result, BaseException):
+                    unknown[group_id] = _part_reason(result)
+                elif group_id in listed or _enum_name(result.state) not in _GONE:
+                    described[group_id] = result
+                # else: not listed, and its coordinator says it does not exist: gone
+        answered = [g for g in ids if g in described]
         offsets: dict[str, dict[tuple[str, int], int]] = {}
-        if with_offsets:
-            offsets = await self._group_offsets([g for g in ids if g not in denied], denied)
+        if with_offsets and answered:
+            offsets = await self._group_offsets(answered, unknown)
         out = {}
-        for group_id in ids:
-            if group_id in denied:
-                if group_id in self._last_groups:
-                    out[group_id] = self._last_groups[group_id]
+        for group_id in answered:
+            if group_id in unknown:
                 continue
-            desc = described.get(group_id)
-            listing_entry = listed[group_id]
-            state = desc.state if desc is not None else listing_entry.state
-            kind = getattr(desc, "type", None) or getattr(listing_entry, "type", None)
+            desc = described[group_id]
+            entry = listed.get(group_id)
+            kind = getattr(desc, "type", None) or getattr(entry, "type", None)
             out[group_id] = GroupState(
                 group_id=group_id,
-                state=_enum_name(state),
-                members=len(desc.members) if desc is not None else 0,
+                state=_enum_name(desc.state),
+                members=len(desc.members),
                 group_type=_enum_name(kind) if kind is not None else None,
                 offsets=frozen_map(offsets.get(group_id, {})),
                 assigned=_assigned(desc),
             )
-        self._last_groups = out
-        if denied:
-            raise PartialAnswer(
-                f"cluster {self.cluster.name!r}: Describe on consumer groups denied for "
-                f"{len(denied)} of {len(ids)} groups ({kafka_errors.sample(list(denied))}): "
-                "their state and lag are unknown, their last known state is kept. The "
-                "principal lacks the Describe ACL on these groups (DescribeGroups and "
-                "OffsetFetch need it): "
-                + kafka_errors.missing_acl_hint("Describe", "group", _principal(self.cluster))
-                + ", or leave them out with groups.exclude",
-                out,
-            )
+        if unknown or listing_errors:
+            raise self._partial_groups(out, unknown, listing_errors, len(ids))
         return out
 
+    def _partial_groups(
+        self,
+        out: dict[str, GroupState],
+        unknown: dict[str, str],
+        listing_errors: list[Any],
+        asked: int,
+    ) -> PartialAnswer:
+        denied = sorted(g for g, why in unknown.items() if why == kafka_errors.AUTHORIZATION)
+        unseen = sorted(g for g, why in unknown.items() if why != kafka_errors.AUTHORIZATION)
+        said = []
+        if denied:
+            said.append(
+                f"Describe on consumer groups denied for {len(denied)} of {asked} groups "
+                f"({kafka_errors.sample(denied)}): their state and lag are unknown, their last "
+                "known state is kept. The principal lacks the Describe ACL on these groups "
+                "(DescribeGroups and OffsetFetch need it): "
+                + kafka_errors.missing_acl_hint("Describe", "group", _principal(self.cluster))
+                + ", or leave them out with groups.exclude"
+            )
+        if unseen:
+            why = Counter(unknown[g] for g in unseen)
+            said.append(
+                f"{len(unseen)} of {asked} consumer groups could not be read ("
+                + ", ".join(f"{_PART_WHY.get(w, w)} x{n}" for w, n in why.most_common())
+                + f": {kafka_errors.sample(unseen)}): their last known state and lag are "
+                "kept, marked unknown"
+            )
+        if listing_errors:
+            said.append(
+                f"ListGroups failed on {len(listing_errors)} broker(s) "
+                f"({_short(listing_errors[0])}): the groups they coordinate may be missing; "
+                "alerts on groups missing from the answer hold their state"
+            )
+        reasons = Counter(unknown.values())
+        reasons.update(_part_reason(e) for e in listing_errors)
+        reason = (
+            kafka_errors.AUTHORIZATION
+            if denied
+            else reasons.most_common(1)[0][0]
+            if reasons
+            else kafka_errors.ERROR
+        )
+        return PartialAnswer(
+            f"cluster {self.cluster.name!r}: " + "; ".join(said),
+            out,
+            reason,
+            unknown=unknown,
+            incomplete=bool(listing_errors),
+        )
+
     async def _group_offsets(
-        self, ids: list[str], denied: set[str]
+        self, ids: list[str], unknown: dict[str, str]
     ) -> dict[str, dict[tuple[str, int], int]]:
         """Committed offsets of every group. OffsetFetch takes one group per request in
         confluent-kafka: all are sent at once, librdkafka queues them per coordinator.
-        Groups whose fetch is refused are added to `denied`."""
+        Groups whose fetch fails are added to `unknown` (with why): no answer is not
+        "no commits"."""
         futures = {
             g: self.client.list_consumer_group_offsets(
                 [ConsumerGroupTopicPartitions(g)], **self._timeout_kw
@@ -415,20 +461,21 @@ class AdminSource:
         out: dict[str, dict[tuple[str, int], int]] = {}
         for group_id, result in zip(futures, results, strict=True):
             if isinstance(result, BaseException):
-                if _error_name(result) == "GROUP_AUTHORIZATION_FAILED":
-                    denied.add(group_id)
-                # Keep the last answer rather than report "no commits" for one cycle: lag
-                # series and alerts would vanish and come back.
+                unknown[group_id] = _part_reason(result)
                 log.debug("OffsetFetch %s: %s", group_id, result)
-                if group_id in self._last_offsets:
-                    out[group_id] = self._last_offsets[group_id]
+                continue
+            failed = [tp.error for tp in result.topic_partitions if tp.error is not None]
+            if failed:
+                # A partition-level error (the coordinator loading, moving): no answer for
+                # this group, not "no commit" for those partitions.
+                unknown[group_id] = _part_reason(failed[0])
+                log.debug("OffsetFetch %s: %s", group_id, failed[0])
                 continue
             out[group_id] = {
                 (tp.topic, tp.partition): tp.offset
                 for tp in result.topic_partitions
-                if tp.offset >= 0 and tp.error is None
+                if tp.offset >= 0  # -1: this partition has no committed offset
             }
-        self._last_offsets = out
         return out
 
     async def topic_configs(self, topics: Iterable[str]) -> dict[str, TopicConfig]:
@@ -436,8 +483,9 @@ class AdminSource:
 
         DescribeConfigs answers with the effective value whatever its source (topic override,
         broker or cluster default), so broker defaults are resolved by the broker itself.
-        Topics whose configs are refused (no DescribeConfigs ACL) keep their last known
-        configs; a PartialAnswer names the ACL, or a SourceError when every topic is refused.
+        Topics whose configs could not be read are left out and named in a PartialAnswer's
+        `unknown` (topic -> why; a refusal names the missing DescribeConfigs ACL): the caller
+        keeps their last known configs. Every topic refused is a SourceError.
         """
         names = list(topics)
         if not names:
@@ -447,19 +495,20 @@ class AdminSource:
         )
         results = await self._all(futures.values(), "DescribeConfigs")
         out = {}
-        denied = []
+        unknown: dict[str, str] = {}
         for resource, result in zip(futures, results, strict=True):
             if isinstance(result, BaseException):
-                if _error_name(result) == "TOPIC_AUTHORIZATION_FAILED":
-                    denied.append(resource.name)
-                    if resource.name in self._last_configs:
-                        out[resource.name] = self._last_configs[resource.name]
+                unknown[resource.name] = _part_reason(result)
                 continue
             out[resource.name] = TopicConfig(
                 min_insync_replicas=_int(result.get("min.insync.replicas")),
                 unclean_leader_election=_bool(result.get("unclean.leader.election.enable")),
+                retention_ms=_int(result.get("retention.ms")),
+                retention_bytes=_int(result.get("retention.bytes")),
+                cleanup_policy=_str(result.get("cleanup.policy")),
             )
-        self._last_configs = out
+        denied = sorted(t for t, why in unknown.items() if why == kafka_errors.AUTHORIZATION)
+        failed = sorted(t for t, why in unknown.items() if why != kafka_errors.AUTHORIZATION)
         if denied:
             message = (
                 f"cluster {self.cluster.name!r}: DescribeConfigs denied for {len(denied)} of "
@@ -473,7 +522,19 @@ class AdminSource:
             )
             if len(denied) == len(names):
                 raise SourceError(message, kafka_errors.AUTHORIZATION)
-            raise PartialAnswer(message, out)
+            raise PartialAnswer(message, out, unknown=unknown)
+        if failed:
+            why = Counter(unknown[t] for t in failed)
+            raise PartialAnswer(
+                f"cluster {self.cluster.name!r}: DescribeConfigs failed for {len(failed)} of "
+                f"{len(names)} topics ("
+                + ", ".join(f"{_PART_WHY.get(w, w)} x{n}" for w, n in why.most_common())
+                + f": {kafka_errors.sample(failed)}): their last known configs are kept, "
+                "marked unknown",
+                out,
+                why.most_common(1)[0][0],
+                unknown=unknown,
+            )
         return out
 
 
@@ -523,6 +584,35 @@ def _on_client_error(cluster: str, errors: kafka_errors.ClientErrorLog, err: Kaf
     _rdkafka_log.debug("librdkafka: %s", err.str(), extra={"kafka_cluster": cluster})
 
 
+# Group states a coordinator gives for a group it does not have.
+_GONE = frozenset({"DEAD"})
+_PART_WHY = {
+    kafka_errors.COORDINATOR: "coordinator not available",
+    kafka_errors.TIMEOUT: "timed out",
+    kafka_errors.UNREACHABLE: "unreachable",
+    kafka_errors.AUTHORIZATION: "refused",
+}
+
+
+def _part_reason(result: object) -> str:
+    """Why one group or topic of a fan-out got no answer, in one word."""
+    name = _error_name(result)
+    if name in kafka_errors.AUTHORIZATION_ERRORS:
+        return kafka_errors.AUTHORIZATION
+    if name in kafka_errors.COORDINATOR_ERRORS:
+        return kafka_errors.COORDINATOR
+    if name == "_TIMED_OUT" or isinstance(result, TimeoutError):
+        return kafka_errors.TIMEOUT
+    if name in kafka_errors.UNREACHABLE_ERRORS:
+        return kafka_errors.UNREACHABLE
+    return kafka_errors.ERROR
+
+
+def _short(error: Any) -> str:
+    err = error.args[0] if isinstance(error, KafkaException) and error.args else error
+    return err.str() if isinstance(err, KafkaError) else str(err)[:200]
+
+
 def _assigned(desc: Any) -> frozenset[tuple[str, int]]:
     if desc is None:
         return frozenset()
@@ -544,6 +634,10 @@ def _int(entry: Any) -> int | None:
         return int(entry.value) if entry is not None and entry.value is not None else None
     except ValueError:
         return None
+
+
+def _str(entry: Any) -> str | None:
+    return str(entry.value) if entry is not None and entry.value is not None else None
 
 
 def _bool(entry: Any) -> bool | None:

@@ -22,13 +22,14 @@ import contextlib
 import itertools
 import logging
 import os
-import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from kafka_watchdog.model.parts import ClusterDescription, TopicMetadata
 from kafka_watchdog.model.snapshot import GroupState, TopicConfig
+from kafka_watchdog.sources import kafka_errors, worker_deaths
 from kafka_watchdog.sources import worker_protocol as protocol
 from kafka_watchdog.sources.cluster_spec import AdminCluster, ClusterSpec
 from kafka_watchdog.sources.errors import SourceError
@@ -39,18 +40,11 @@ CLOSE_GRACE = 3.0
 WORKER_MODULE = "kafka_watchdog.sources.admin_worker"
 
 
-def _how_it_ended(returncode: int | None) -> str:
-    if returncode is None:
-        return "stopped answering"
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        if -returncode == signal.SIGABRT:
-            return f"died ({name}: a librdkafka abort)"
-        return f"died ({name})"
-    return f"exited with code {returncode}"
+def _how_it_ended(returncode: int | None) -> tuple[str, str]:
+    """(cause, description) of a worker whose stdout ended; `returncode` None: it did not
+    exit within CLOSE_GRACE after closing its stdout (it hangs)."""
+    cause = worker_deaths.HUNG if returncode is None else worker_deaths.cause_of(returncode)
+    return cause, worker_deaths.describe(cause, returncode)
 
 
 class _Worker:
@@ -62,7 +56,8 @@ class _Worker:
         self.ids = itertools.count(1)
         self.ready: protocol.Ready | None = None
         self.decoder = protocol.Decoder()  # this worker's answers, as changes
-        self.gone: str | None = None  # why it is gone, once it is
+        self.gone: str | None = None  # how it ended, once it has (for people)
+        self.cause: str = worker_deaths.EXITED  # why, in one word (worker_deaths.CAUSES)
         self.reader_task: asyncio.Task[None] | None = None
 
     @property
@@ -93,6 +88,7 @@ class IsolatedAdminSource:
         self._worker: _Worker | None = None
         self._starting: asyncio.Lock | None = None
         self.restarts = 0  # workers replaced after they died or hung
+        self.deaths: Counter[str] = Counter()  # workers replaced, by why they ended
         self.librdkafka_version: str | None = None  # as the worker reported it
         # Told the librdkafka version each time a worker starts (the app publishes it).
         self.on_ready: Callable[[str], None] | None = None
@@ -183,7 +179,9 @@ class IsolatedAdminSource:
         with contextlib.suppress(TimeoutError):
             returncode = await asyncio.wait_for(worker.proc.wait(), CLOSE_GRACE)
         if worker.gone is None:
-            worker.gone = _how_it_ended(returncode)
+            worker.cause, worker.gone = _how_it_ended(returncode)
+            if returncode is None:
+                worker.kill()
             self._lost(worker)
 
     @property
@@ -197,6 +195,7 @@ class IsolatedAdminSource:
             return
         self._worker = None
         self.restarts += 1
+        self.deaths[worker.cause] += 1
         log.warning(
             "Admin API worker (pid %d) %s; a new one starts with the next call",
             worker.pid,
@@ -205,8 +204,9 @@ class IsolatedAdminSource:
         )
         worker.fail_pending(
             SourceError(
-                f"cluster {self.spec.name!r}: the Admin API worker {worker.gone}; it is "
-                "restarted and the next cycle retries"
+                f"cluster {self.spec.name!r}: the Admin API worker {worker.gone} with the "
+                "answer in flight: this cycle's answer is lost; a new worker answers the next",
+                kafka_errors.WORKER,
             )
         )
 
@@ -225,12 +225,14 @@ class IsolatedAdminSource:
             return await asyncio.wait_for(future, self._limit)
         except TimeoutError:
             if worker.gone is None:
+                worker.cause = worker_deaths.HUNG
                 worker.gone = f"did not answer {method} within {self._limit:g}s (killed)"
                 worker.kill()
                 self._lost(worker)
             raise SourceError(
-                f"cluster {self.spec.name!r}: the Admin API worker did not answer within "
-                f"{self._limit:g}s; it was restarted"
+                f"cluster {self.spec.name!r}: the Admin API worker did not answer {method} "
+                f"within {self._limit:g}s: this cycle's answer is lost; it was restarted",
+                kafka_errors.WORKER,
             ) from None
         finally:
             worker.pending.pop(call_id, None)
@@ -269,8 +271,10 @@ class IsolatedAdminSource:
         )
         return result
 
-    async def groups(self, with_offsets: bool = True) -> dict[str, GroupState]:
-        result: dict[str, GroupState] = await self._run("groups", with_offsets)
+    async def groups(
+        self, with_offsets: bool = True, known: Sequence[str] = ()
+    ) -> dict[str, GroupState]:
+        result: dict[str, GroupState] = await self._run("groups", with_offsets, list(known))
         return result
 
     async def topic_configs(self, topics: Iterable[str]) -> dict[str, TopicConfig]:

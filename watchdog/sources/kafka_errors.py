@@ -20,10 +20,18 @@ AUTHORIZATION = "authorization"
 UNREACHABLE = "unreachable"
 TIMEOUT = "timeout"
 ERROR = "error"
-REASONS = (AUTHENTICATION, TLS, AUTHORIZATION, UNREACHABLE, TIMEOUT, ERROR)
+# A group's coordinator is not available (moving after a broker failure, or loading).
+COORDINATOR = "coordinator"
+# The Admin API worker died (a librdkafka abort) or hung with the answer in flight.
+from kafka_watchdog.model.health import WORKER as WORKER  # noqa: E402  (shared with the model)
+
+REASONS = (AUTHENTICATION, TLS, AUTHORIZATION, UNREACHABLE, TIMEOUT, COORDINATOR, WORKER, ERROR)
 
 UNREACHABLE_ERRORS = frozenset({"_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT", "_RESOLVE"})
 AUTHENTICATION_ERRORS = frozenset({"_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED"})
+COORDINATOR_ERRORS = frozenset(
+    {"COORDINATOR_NOT_AVAILABLE", "NOT_COORDINATOR", "COORDINATOR_LOAD_IN_PROGRESS"}
+)
 AUTHORIZATION_ERRORS = frozenset(
     {
         "CLUSTER_AUTHORIZATION_FAILED",

@@ -90,7 +90,7 @@ class QuorumSource:
         # kafka-python clients are not thread-safe, and a request to a hung broker can outlive
         # its asyncio timeout: one worker thread serialises every use, close included, and a
         # call still running makes the next cycle report it rather than queue behind it.
-        self._worker = _Worker(f"quorum-{cluster.name}")
+        self._worker = Worker(f"quorum-{cluster.name}")
         self._busy = False
 
     def _connect(self) -> Any:
@@ -213,7 +213,7 @@ class QuorumSource:
         self._worker.shutdown()
 
 
-class _Worker:
+class Worker:
     """One daemon thread running calls in order. A kafka-python call blocks as long as its
     bootstrap or request does (an unreachable cluster: the whole timeout); a daemon thread
     never makes the process wait for it at exit (a ThreadPoolExecutor's thread would)."""

@@ -4,40 +4,21 @@ alerting status) and never call Kafka; silences are the one thing they change.""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
-from kafka_watchdog import __version__
 from kafka_watchdog.alerting.silences import SilenceLimit, Silences, parse_request
 from kafka_watchdog.alerting.status import AlertingStatus
-from kafka_watchdog.model.published import Published
-from kafka_watchdog.model.state import ClusterBoard, ClusterState
-from kafka_watchdog.sinks.metrics import MetricsRenderer
+from kafka_watchdog.model.state import ClusterState
+from kafka_watchdog.model.unknown import Unknowns
+from kafka_watchdog.web import status_page
+from kafka_watchdog.web.keys import ALERTING, BOARD, MAX_SILENCE_DURATION, RENDERER, SILENCES
 from kafka_watchdog.web.security import AUTHENTICATED, USER
 
-BOARD = web.AppKey("board", ClusterBoard)
-RENDERER = web.AppKey("renderer", MetricsRenderer)
-ALERTING = web.AppKey("alerting", Published[AlertingStatus])
-SILENCES = web.AppKey("silences", Silences)
-MAX_SILENCE_DURATION = web.AppKey("max_silence_duration", float)
-
-_INDEX = """<!doctype html><html><head><title>kafka-watchdog</title></head><body>
-<h1>kafka-watchdog {version}</h1>
-<ul>
-<li><a href="/metrics">/metrics</a> Prometheus metrics (all clusters;
- <code>?kafka_cluster=NAME</code> for one)</li>
-<li><a href="/healthz">/healthz</a> the daemon is alive</li>
-<li><a href="/readyz">/readyz</a> every configured cluster has a fresh view</li>
-<li><a href="/api/clusters">/api/clusters</a> the state of each cluster (JSON)</li>
-<li><a href="/api/alerts">/api/alerts</a> pending, firing and recently resolved alerts</li>
-<li><a href="/api/silences">/api/silences</a> silences (POST to add, DELETE /api/silences/ID
- to expire)</li>
-</ul></body></html>"""
-
-
-async def index(request: web.Request) -> web.Response:
-    return web.Response(text=_INDEX.format(version=__version__), content_type="text/html")
+__all__ = ["ALERTING", "BOARD", "MAX_SILENCE_DURATION", "RENDERER", "SILENCES", "add_routes"]
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
@@ -91,17 +72,55 @@ def cluster_states(published: tuple[ClusterState, ...], now: float) -> list[dict
         }
         if cluster.health.zookeeper is not None:
             state["zookeeper_session"] = cluster.health.zookeeper_state
+        state["unknown"] = unknown_json(cluster.unknown)
+        if cluster.admin_worker_restarts:
+            state["admin_worker_restarts"] = dict(cluster.admin_worker_restarts)
         if snap is not None:
             state.update(
                 cluster_id=snap.cluster_id,
                 brokers=sorted(snap.brokers),
-                controller_id=snap.controller_id,
+                controller_id=snap.controller_id if cluster.unknown.controller is None else None,
                 topics=len(snap.topics),
                 partitions=snap.partition_count,
                 snapshot_age_seconds=round(now - snap.taken_at, 3),
             )
         states.append(state)
     return states
+
+
+# Names listed per kind of unknown part: enough to act on, bounded for big clusters.
+UNKNOWN_LISTED = 50
+
+
+def unknown_json(unknown: Unknowns) -> dict[str, object]:
+    """What the watchdog could not see: per stage its blind spell, and per kind of part
+    how many, since when (the oldest), and the first names with their own times."""
+
+    def parts(found: Mapping[Any, float], name: Callable[[Any], str]) -> dict[str, object]:
+        ordered = sorted(found.items(), key=lambda kv: (kv[1], name(kv[0])))
+        return {
+            "count": len(found),
+            "since": ordered[0][1] if ordered else None,
+            "first": {name(k): since for k, since in ordered[:UNKNOWN_LISTED]},
+        }
+
+    return {
+        "stages": {
+            stage: {
+                "since": blind.since,
+                "reason": blind.reason,
+                "partial": blind.partial,
+                "parts": blind.parts,
+                "error": blind.detail,
+            }
+            for stage, blind in sorted(unknown.stages.items())
+        },
+        "groups": parts(unknown.groups, str),
+        "group_listing_incomplete_since": unknown.group_listing,
+        "partitions": parts(unknown.partitions, lambda tp: f"{tp[0]}-{tp[1]}"),
+        "topics": parts(unknown.configs, str),
+        "controller_since": unknown.controller,
+    }
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -180,7 +199,8 @@ async def api_expire_silence(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/", index)
+    app.router.add_get("/", status_page.page)
+    app.router.add_get("/api/status", status_page.api_status)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

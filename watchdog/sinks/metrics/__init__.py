@@ -27,7 +27,7 @@ from kafka_watchdog.alerting.status import AlertingStatus
 from kafka_watchdog.config.schema import MetricsConfig
 from kafka_watchdog.model.published import Published
 from kafka_watchdog.model.state import ClusterBoard, ClusterState
-from kafka_watchdog.sinks.metrics import alerts, cluster, compat, groups, own
+from kafka_watchdog.sinks.metrics import alerts, cluster, compat, foresight, groups, own
 from kafka_watchdog.sinks.metrics.families import Families, render
 
 # Cached bodies kept: one per (format, set of clusters asked for), each for its versions.
@@ -122,6 +122,7 @@ class MetricsRenderer:
         if state.snapshot is not None and state.assessment is not None:
             cluster.collect(fams, state, state.snapshot, state.assessment, self.config)
             groups.collect(fams, state, self.config)
+            foresight.collect(fams, state, self.config)
         fams.compact()
         self._per_cluster[state.name] = (state.version, fams)
         return fams

@@ -87,6 +87,7 @@ OV_CONTROLLER = row(OVERVIEW, "Controller")
 OV_PARTITIONS = row(OVERVIEW, "Partitions")
 OV_AT_RISK = row(OVERVIEW, "Partitions at risk")
 OV_EVENTS = row(OVERVIEW, "Recent events")
+OV_DISKS = row(OVERVIEW, "Broker disks")
 TP_HEALTH = row(TOPICS, "Topic health")
 TP_HAZARDS = row(TOPICS, "Config hazards")
 TP_LEADERS = row(TOPICS, "Leader balance")
@@ -230,6 +231,59 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         (OV_CLUSTERS, WD_HEALTH),
         "once the cluster has been seen",
     ),
+    _m(
+        "partial_answers",
+        "counter",
+        STAGE,
+        "Collections that answered for part of the cluster only (some groups or topics "
+        "unanswered: a coordinator gone, an ACL missing); they count as errors too.",
+        "collections",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+    ),
+    _m(
+        "collections_lost",
+        "counter",
+        STAGE,
+        "Collections whose answer was lost because the Admin API worker died (a librdkafka "
+        "abort) or hung while they waited for it.",
+        "collections",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+    ),
+    _m(
+        "unknown_parts",
+        "gauge",
+        (C, "stage"),
+        "Parts of the cluster the stage could not answer for, carried with their last known "
+        "state: consumer groups (groups), partitions' log offsets (offsets: no leader or no "
+        "answer), topics' configs (configs).",
+        "parts",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+    ),
+    _m(
+        "unknown_since_timestamp_seconds",
+        "gauge",
+        (C, "stage"),
+        "Since when the stage has not answered in full: the oldest time one of its parts "
+        "became unknown, or its first failed attempt (Unix time).",
+        "seconds since the epoch",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+        "while the stage lacks an answer for something",
+    ),
+    _m(
+        "admin_worker_restarts",
+        "counter",
+        (C, "cause"),
+        "Admin API worker processes replaced, by why they ended: abort (SIGABRT: a "
+        "librdkafka assertion), killed (another signal), exited, hung.",
+        "restarts",
+        _S.WATCHDOG,
+        (WD_COLLECTIONS,),
+        "after the first restart",
+    ),
     # -- cluster, brokers, controller ------------------------------------------------------
     _m(
         "cluster_info",
@@ -283,10 +337,21 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         "controller_changes",
         "counter",
         (C,),
-        "Controller changes seen since the watchdog started.",
+        "Controller changes seen since the watchdog started: the controller moved to "
+        "another node (a re-election on the same node counts in controller_elections only).",
         "changes",
         _S.CLUSTER,
         (OV_CONTROLLER, OV_EVENTS),
+    ),
+    _m(
+        "controller_elections",
+        "counter",
+        (C,),
+        "Controller elections seen since the watchdog started: every new controller epoch, "
+        "whether the controller moved or was re-elected on the same node.",
+        "elections",
+        _S.CLUSTER,
+        (OV_CONTROLLER,),
     ),
     _m(
         "topics",
@@ -419,7 +484,8 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         "isr_shrinks",
         "counter",
         (C, T),
-        "ISR shrinks seen (a replica fell out of sync). Per topic.",
+        "ISR shrinks seen: changes in which a replica fell out of sync (an ISR replaced in "
+        "one change, a replica out and another in, counts here and in isr_expands). Per topic.",
         "events",
         _S.CLUSTER,
         (OV_EVENTS, TP_HEALTH),
@@ -428,7 +494,8 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         "isr_expands",
         "counter",
         (C, T),
-        "ISR expansions seen (a replica caught up). Per topic.",
+        "ISR expansions seen: changes in which a replica caught up (an ISR replaced in one "
+        "change counts here and in isr_shrinks). Per topic.",
         "events",
         _S.CLUSTER,
         (OV_EVENTS, TP_HEALTH),
@@ -500,6 +567,18 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         _S.GROUPS,
         (LG_RISK,),
         WITH_LAG,
+    ),
+    _m(
+        "consumergroup_unknown_since_timestamp_seconds",
+        "gauge",
+        (C, G),
+        "Since when part of the group's lag is not a current answer (its coordinator or a "
+        "partition's leader did not answer, or too few samples yet): the series of the group "
+        "show its last known lag meanwhile (Unix time).",
+        "seconds since the epoch",
+        _S.GROUPS,
+        (LG_RISK,),
+        "while part of the group's lag is unknown",
     ),
     _m(
         "consumergroup_topic_lag",
@@ -792,7 +871,133 @@ PROCESS_METRICS: tuple[Metric, ...] = (
 )
 
 # Everything kafka-watchdog's /metrics can hold.
-CATALOGUE: tuple[Metric, ...] = WATCHDOG_METRICS + COMPAT_METRICS + PROCESS_METRICS
+# -- lag foresight and broker disks ---------------------------------------------------------
+B, D = "broker", "log_dir"
+WITH_FORESIGHT = WITH_LAG + ", once two offsets cycles give rates"
+WITH_LOG_DIRS = "once the brokers answered DescribeLogDirs (`collection.log_dirs_interval`)"
+FORESIGHT_METRICS: tuple[Metric, ...] = (
+    _m(
+        "consumergroup_topic_catchup_seconds",
+        "gauge",
+        GT,
+        "Time until the group has no lag on the topic at its current rates (lag / (consumed "
+        "- produced), the slowest partition): 0 caught up, +Inf never (the lag does not "
+        "shrink). Error bounds: docs/foresight.md.",
+        "seconds",
+        _S.GROUPS,
+        (LG_RISK,),
+        WITH_FORESIGHT,
+    ),
+    _m(
+        "consumergroup_topic_retention_risk_seconds",
+        "gauge",
+        GT,
+        "Time until retention deletes the first record the group has not read on the topic "
+        "(its soonest partition; a lower bound): 0 due now, +Inf nothing unread at risk.",
+        "seconds",
+        _S.GROUPS,
+        (LG_RISK,),
+        WITH_LAG + " on topics whose configs were read",
+    ),
+    _m(
+        "consumergroup_retention_risk_seconds",
+        "gauge",
+        GTP,
+        "Time until retention deletes the first record the group has not read on the "
+        "partition (a lower bound): 0 due now, +Inf nothing unread at risk.",
+        "seconds",
+        _S.GROUPS,
+        (LG_PARTITIONS,),
+        WITH_LAG + "; " + PER_PARTITION,
+    ),
+    _m(
+        "consumergroup_records_skipped",
+        "counter",
+        GT,
+        "Records retention deleted before the group read them (its committed offset fell "
+        "below the log start).",
+        "records",
+        _S.GROUPS,
+        (LG_RISK,),
+        "after the log start passed a group's committed offset",
+    ),
+    _m(
+        "broker_log_dir_online",
+        "gauge",
+        (C, B, D),
+        "1 while the broker's log dir is online; 0 when it is offline (KAFKA_STORAGE_ERROR) "
+        "or no longer listed by the broker.",
+        "",
+        _S.CLUSTER,
+        (OV_DISKS,),
+        WITH_LOG_DIRS,
+    ),
+    _m(
+        "broker_log_dir_size_bytes",
+        "gauge",
+        (C, B, D),
+        "Bytes of the replicas on the log dir (the last known size for an offline dir).",
+        "bytes",
+        _S.CLUSTER,
+        (OV_DISKS,),
+        WITH_LOG_DIRS,
+    ),
+    _m(
+        "broker_log_dir_partitions",
+        "gauge",
+        (C, B, D),
+        "Replicas on the log dir (for an offline dir, the ones it had when last online).",
+        "replicas",
+        _S.CLUSTER,
+        (OV_DISKS,),
+        WITH_LOG_DIRS,
+    ),
+    _m(
+        "broker_log_dir_usable_bytes",
+        "gauge",
+        (C, B, D),
+        "Free bytes on the log dir's volume, as the broker reports it.",
+        "bytes",
+        _S.CLUSTER,
+        (OV_DISKS,),
+        WITH_LOG_DIRS + ", brokers 3.3 and later",
+    ),
+    _m(
+        "broker_log_dir_total_bytes",
+        "gauge",
+        (C, B, D),
+        "Size of the log dir's volume, as the broker reports it.",
+        "bytes",
+        _S.CLUSTER,
+        (OV_DISKS,),
+        WITH_LOG_DIRS + ", brokers 3.3 and later",
+    ),
+    _m(
+        "broker_log_dir_growth_bytes_per_second",
+        "gauge",
+        (C, B, D),
+        "Growth of the log dir's size over the last hour (since first seen, if less), in "
+        "bytes per second (x 3600: per hour).",
+        "bytes per second",
+        _S.CLUSTER,
+        (OV_DISKS,),
+        WITH_LOG_DIRS + ", from the second round on",
+    ),
+    _m(
+        "topic_size_bytes",
+        "gauge",
+        (C, T),
+        "Bytes the topic's replicas take on the brokers' online log dirs (every replica).",
+        "bytes",
+        _S.CLUSTER,
+        (TP_GROWTH,),
+        WITH_LOG_DIRS,
+    ),
+)
+
+CATALOGUE: tuple[Metric, ...] = (
+    WATCHDOG_METRICS + FORESIGHT_METRICS + COMPAT_METRICS + PROCESS_METRICS
+)
 BY_NAME: MappingProxyType[str, Metric] = MappingProxyType({m.name: m for m in CATALOGUE})
 
 

@@ -6,20 +6,21 @@ from collections import Counter
 
 from kafka_watchdog.config.schema import MetricsConfig
 from kafka_watchdog.model.assessment import HEALTH_FLAGS, Assessment
-from kafka_watchdog.model.events import EventKind
+from kafka_watchdog.model.events import CONTROLLER_ELECTED, ISR_JOINED, ISR_LEFT, EventKind
 from kafka_watchdog.model.snapshot import ClusterSnapshot
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.sinks.metrics.families import Families, label_set
 
 C, T, P = "kafka_cluster", "topic", "partition"
 
-# Event counters per topic: (metric name, event kind). Help texts: the catalogue's.
+# Event counters per topic: (metric name, the event kinds it counts). Help texts: the
+# catalogue's.
 EVENT_COUNTERS = [
-    ("isr_shrinks", EventKind.ISR_SHRINK),
-    ("isr_expands", EventKind.ISR_EXPAND),
-    ("leader_changes", EventKind.LEADER_CHANGED),
-    ("unclean_leader_elections", EventKind.UNCLEAN_LEADER_ELECTION),
-    ("log_truncations", EventKind.LOG_TRUNCATION),
+    ("isr_shrinks", ISR_LEFT),
+    ("isr_expands", ISR_JOINED),
+    ("leader_changes", (EventKind.LEADER_CHANGED,)),
+    ("unclean_leader_elections", (EventKind.UNCLEAN_LEADER_ELECTION,)),
+    ("log_truncations", (EventKind.LOG_TRUNCATION,)),
 ]
 
 
@@ -38,12 +39,15 @@ def collect(
     broker_up = fams.gauge("broker_up", [C, "broker"])
     for broker in sorted(state.known_brokers | snap.brokers.keys()):
         broker_up.add_metric([name, str(broker)], 1.0 if broker in snap.brokers else 0.0)
-    if snap.controller_id is not None:
+    if snap.controller_id is not None and state.unknown.controller is None:
         fams.gauge("controller_id", [C]).add_metric([name], snap.controller_id)
     if snap.controller_epoch is not None:
         fams.gauge("controller_epoch", [C]).add_metric([name], snap.controller_epoch)
     fams.counter("controller_changes", [C]).add_metric(
         [name], state.event_count(EventKind.CONTROLLER_CHANGED)
+    )
+    fams.counter("controller_elections", [C]).add_metric(
+        [name], sum(state.event_count(k) for k in CONTROLLER_ELECTED)
     )
     fams.gauge("topics", [C]).add_metric([name], len(snap.topics))
     fams.gauge("partitions", [C]).add_metric([name], snap.partition_count)
@@ -90,10 +94,11 @@ def collect(
     for flag in HEALTH_FLAGS:
         fams.gauge(f"{flag}_partitions", [C]).add_metric([name], totals[flag])
 
-    for metric, kind in EVENT_COUNTERS:
+    for metric, kinds in EVENT_COUNTERS:
         family = fams.counter(metric, tl)
         for topic_name in snap.topics:
-            family.add_metric([name, topic_name], state.event_count(kind, topic_name))
+            seen = sum(state.event_count(kind, topic_name) for kind in kinds)
+            family.add_metric([name, topic_name], seen)
 
     hazard = fams.gauge("topic_config_hazard", [C, T, "hazard"])
     for topic_name, assessed in assessment.topics.items():

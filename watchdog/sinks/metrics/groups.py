@@ -26,6 +26,7 @@ def collect(fams: Families, cluster: ClusterState, config: MetricsConfig) -> Non
     lag_sum = fams.gauge("consumergroup_topic_lag", gtl)
     lag_max = fams.gauge("consumergroup_topic_lag_max", gtl)
     seconds_max = fams.gauge("consumergroup_topic_lag_seconds_max", gtl)
+    unknown_since = fams.gauge("consumergroup_unknown_since_timestamp_seconds", gl)
     races = fams.counter("consumergroup_lag_clamped", gl)
     if config.partition_level:
         committed = fams.gauge("consumergroup_committed_offset", gtpl)
@@ -34,6 +35,9 @@ def collect(fams: Families, cluster: ClusterState, config: MetricsConfig) -> Non
         pstatus = fams.gauge("consumergroup_partition_status", [*gtpl, "status"])
     for group_id, group_lag in cluster.lag.items():
         status.add_metric([name, group_id, group_lag.status.value], 1)
+        stale = group_lag.stale_since
+        if stale is not None:
+            unknown_since.add_metric([name, group_id], stale)
         group_label = label_set([C, G], [name, group_id])
         races.add_metric([name, group_id], cluster.lag_races.get(group_id, 0))
         for topic, parts in group_lag.by_topic().items():

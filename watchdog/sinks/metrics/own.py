@@ -6,6 +6,7 @@ import platform
 
 from kafka_watchdog import __version__
 from kafka_watchdog.model.state import ClusterState
+from kafka_watchdog.model.unknown import PART_STAGES
 from kafka_watchdog.sinks.metrics.families import Families
 
 ZK_STATES = ("CONNECTED", "CONNECTING", "SUSPENDED", "LOST")
@@ -31,6 +32,8 @@ def collect(fams: Families, cluster: ClusterState, now: float) -> None:
     attempts = fams.counter("collections", stage)
     errors = fams.counter("collection_errors", stage)
     failing = fams.gauge("collection_failing", [*stage, "reason"])
+    partial = fams.counter("partial_answers", stage)
+    lost = fams.counter("collections_lost", stage)
     for health in cluster.health.sources():
         labels = [name, health.source, health.stage]
         if health.last_success is not None:
@@ -39,8 +42,23 @@ def collect(fams: Families, cluster: ClusterState, now: float) -> None:
             duration.add_metric(labels, health.last_duration)
         attempts.add_metric(labels, health.attempts_total)
         errors.add_metric(labels, health.errors_total)
+        partial.add_metric(labels, health.partial_total)
+        lost.add_metric(labels, health.lost_total)
         if health.last_reason is not None:
             failing.add_metric([*labels, health.last_reason], 1.0)
+    unknown = cluster.unknown
+    parts = fams.gauge("unknown_parts", [C, "stage"])
+    since = fams.gauge("unknown_since_timestamp_seconds", [C, "stage"])
+    for part_stage in PART_STAGES:
+        parts.add_metric([name, part_stage], unknown.parts(part_stage))
+    for blind_stage in sorted({*PART_STAGES, *unknown.stages}):
+        oldest = unknown.oldest(blind_stage)
+        if oldest is not None:
+            since.add_metric([name, blind_stage], oldest)
+    if cluster.admin_worker_restarts:
+        restarts = fams.counter("admin_worker_restarts", [C, "cause"])
+        for cause, count in sorted(cluster.admin_worker_restarts.items()):
+            restarts.add_metric([name, cause], count)
     current = cluster.zookeeper_state
     if current is not None:
         zk_state = fams.gauge("zookeeper_session_state", [C, "state"])
