@@ -181,3 +181,21 @@ def test_answers_travel_as_changes_and_unchanged_objects_are_kept() -> None:
         if previous.get(method) == answer:
             assert not wire.changed and not wire.removed
         previous[method] = got
+
+
+@pytest.mark.parametrize(
+    ("returncode", "cause", "how"),
+    [
+        (-6, "abort", "died (SIGABRT: a librdkafka abort)"),
+        (-9, "killed", "died (SIGKILL)"),
+        (1, "exited", "exited (code 1)"),
+        (None, "hung", "stopped answering"),  # its stdout ended but it did not exit
+    ],
+)
+def test_a_worker_that_ended_is_counted_by_cause(
+    returncode: int | None, cause: str, how: str
+) -> None:
+    """The subprocess's returncode names why it ended (admin_worker_restarts{cause})."""
+    from kafka_watchdog.sources.isolated import _how_it_ended
+
+    assert _how_it_ended(returncode) == (cause, how)
