@@ -225,3 +225,31 @@ def test_a_cycle_that_found_nothing_new_keeps_the_published_version() -> None:
     world.offsets = frozen_map({**world.offsets, ("t4", 1): (0, 5000)})
     watcher._update(offsets=world.admin_view(fresh_metadata=False).offsets)
     assert watcher.state.version == first.version + 1
+
+
+def test_what_the_cached_exposition_reads_besides_the_snapshot_moves_the_version() -> None:
+    """The exposition is cached by the published version. A controller that becomes unknown
+    keeps the snapshot's content (the last known controller is carried, model/incremental's
+    same_content holds) yet changes what /metrics says: the version must move with it."""
+    from kafka_watchdog.app.watcher import ClusterWatcher
+    from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig, MetricsConfig
+    from kafka_watchdog.sinks.metrics import MetricsRenderer
+
+    world = World(5)
+    watcher = ClusterWatcher(
+        ClusterConfig(name="c", bootstrap_servers=["b:9092"]), CollectionConfig()
+    )
+    renderer = MetricsRenderer(watcher.board, MetricsConfig(), process_registry=None)
+    watcher.view = world.admin_view(fresh_metadata=False)
+    watcher._rebuild()
+    first = watcher.state
+    assert b'kafka_watchdog_controller_id{kafka_cluster="c"} 1\n' in renderer.exposition()
+    watcher._publish()  # nothing changed
+    assert watcher.state.version == first.version
+    # An election under way: the quorum reports no leader.
+    no_leader = QuorumAnswer(Quorum(-1, 1, (1, 2, 3), ()), True, world.moves)
+    watcher._update(quorum=Timed(no_leader, 2.0))
+    assert watcher.state.snapshot is not None and watcher.state.snapshot.controller_id == 1
+    assert watcher.state.unknown.controller is not None
+    assert watcher.state.version == first.version + 1
+    assert b"kafka_watchdog_controller_id{" not in renderer.exposition()
