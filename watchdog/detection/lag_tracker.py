@@ -51,11 +51,12 @@ class LagTracker:
         return history.points if history is not None else ()
 
     def samples(self, group: str, tp: TP) -> Sequence[Sample]:
-        """A few commit samples of one group-partition inside the window, oldest first, at
-        least window/RATE_POINTS apart but for the newest (what the foresight's rates read:
-        the oldest and the newest inside the window)."""
-        window = self._samples.get(group, {}).get(tp)
-        return window.trail() if window is not None else ()
+        """A few commit samples of one group-partition inside the window, oldest first, about
+        window / RATE_POINTS apart and the newest (what the foresight's rates read: the
+        oldest and the newest inside the window; CommitWindow says how close to the
+        window's oldest the oldest kept is)."""
+        commits = self._samples.get(group, {}).get(tp)
+        return commits.trail() if commits is not None else ()
 
     def observe(
         self,
