@@ -89,16 +89,24 @@ class LogDirsSource:
     def _describe(
         self, brokers: list[int], partitions: Mapping[str, list[int]], at: float
     ) -> dict[int, BrokerDisks | str]:
-        from kafka.errors import KafkaError
+        from kafka.errors import KafkaError, UnknownBrokerIdError
 
         if self._client is None:
             self._client = self._connect()
         out: dict[int, BrokerDisks | str] = {}
+        stale = False
         for broker in brokers:
             try:
                 answer = self._client.describe_log_dirs(
                     topic_partitions=dict(partitions), brokers=[broker]
                 )
+            except UnknownBrokerIdError as exc:
+                # The client's own metadata lacks a broker the cluster has (it was away when
+                # the client bootstrapped), and kafka-python refreshes it only every 5
+                # minutes: a new client next round sees it at once.
+                out[broker] = f"broker {broker} did not answer DescribeLogDirs: {exc!r}"
+                stale = True
+                continue
             except (KafkaError, OSError) as exc:
                 out[broker] = f"broker {broker} did not answer DescribeLogDirs: {exc!r}"
                 continue
@@ -114,6 +122,8 @@ class LogDirsSource:
                 out[int(entry["broker"])] = parse_broker(
                     int(entry["broker"]), entry["log_dirs"], at
                 )
+        if stale:
+            self._reset()
         return out
 
     async def describe(
