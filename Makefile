@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: help venv kafka promtool alertmanager stress-ng chromium grafana-validator generate demo test \
 	lint unit integration integration-under-load clean reap deploy-tools image-tools image \
-	deploy-check chart-files
+	deploy-check chart-files burrow
 
 # Per-machine cache (Kafka jars, the JMX exporter agent, Go tools), shared with testcluster/.
 CACHE ?= $(or $(KAFKA_WATCHDOG_CACHE),$(HOME)/.cache/kafka-watchdog)
@@ -107,6 +107,12 @@ chromium:
 # stress-ng (Debian) is the CPU hog of `make integration-under-load`.
 stress-ng:
 	@command -v stress-ng >/dev/null || { apt-get update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq stress-ng >/dev/null; }
+
+# Debian's Burrow (1.2.1) runs beside the daemon in bench/burrow.py (a benchmark, not part of
+# make test: lag agreement and CPU/RSS ratios, docs/performance.md).
+burrow:
+	@command -v Burrow >/dev/null || { apt-get update -qq && \
+		apt-get -o DPkg::Lock::Timeout=600 install -y -qq burrow >/dev/null; }
 
 demo: venv kafka
 	$(BIN)/python -m testcluster.demo

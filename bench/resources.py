@@ -1,24 +1,36 @@
-"""What the daemon needs from a pod: memory and CPU of `kafka-watchdog run` on a real cluster.
+"""What the daemon costs on a real cluster: memory and CPU of `kafka-watchdog run`, its
+offsets cycle and its /metrics over HTTP, optionally against another version, interleaved.
 
     .venv/bin/python bench/resources.py [--mode kraft|zk] [--partitions 1000] [--groups 100]
-                                        [--seconds 180]
+        [--seconds 180] [--rounds 1] [--scrape-every 15] [--before DIR] [--heap 1g]
 
-Starts a local cluster from the test harness, creates the partitions (topics of 50, RF 2) and
-consumer groups with committed offsets, then runs the real daemon (default schedule: 10 s
-metadata and offsets cycles, 60 s configs; alerting on with a state_dir) and samples, once a
-second for --seconds after it is ready, the RSS and CPU time of its whole process tree (the
-main process and its Admin API worker processes), as a container's cgroup would count them.
-Prometheus' scrape is simulated by a GET /metrics every 30 s. Prints the figures that
-docs/deploy.md#resources quotes.
+Starts a local cluster from the test harness, creates the partitions (topics of 50, RF 2)
+and consumer groups with committed offsets (each on one topic's 50 partitions), then runs
+the real daemon (default schedule: 10 s metadata and offsets cycles, 60 s configs; alerting
+on with a state_dir). Once it is ready and has run one minute, for --seconds it samples once
+a second the RSS and CPU time of every process it started (main, Admin API worker and, in
+older versions, multiprocessing's resource tracker), as a container's cgroup counts them,
+and GETs /metrics every --scrape-every seconds as Prometheus would, reading the offsets
+stage's duration from it.
+
+`--before DIR`: a PYTHONPATH holding another version's `kafka_watchdog` (see
+docs/performance.md): each round runs both versions one after the other on the same
+cluster, alternating which goes first. Prints the figures docs/performance.md and
+docs/deploy.md quote.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import re
 import statistics
 import sys
 import tempfile
 import time
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,70 +38,170 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psutil
 
 from bench.collection import PER_TOPIC, commit_groups
+from bench.topics import create_topics
 from testcluster import KafkaCluster, KraftCluster, ZkKafkaCluster
 from tests.integration.daemon import Daemon
 
+WARM_UP = 60.0
+OFFSETS_DURATION = re.compile(
+    r'^kafka_watchdog_collection_duration_seconds\{[^}]*stage="offsets"[^}]*\} (\S+)$', re.M
+)
 
-def tree(pid: int) -> list[psutil.Process]:
-    root = psutil.Process(pid)
-    return [root, *root.children(recursive=True)]
+
+def role(proc: psutil.Process) -> str:
+    try:
+        line = " ".join(proc.cmdline())
+    except psutil.Error:
+        return "gone"
+    if "resource_tracker" in line:
+        return "resource tracker"
+    if "admin_worker" in line or "multiprocessing" in line:
+        return "Admin API worker"
+    return "main" if "kafka_watchdog" in line else "other"
 
 
-def sample(pid: int) -> tuple[int, float]:
-    """(RSS bytes, CPU seconds) of the process tree; processes gone meanwhile are skipped."""
-    rss, cpu = 0, 0.0
-    for proc in tree(pid):
+@dataclass
+class Run:
+    name: str
+    rss: dict[str, list[float]] = field(default_factory=dict)  # MiB per role, per sample
+    total: list[float] = field(default_factory=list)
+    pss: list[float] = field(default_factory=list)  # shared pages split between processes
+    once: list[float] = field(default_factory=list)  # file pages the processes share, once
+    cpu_seconds: float = 0.0
+    cpu_by_role: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    scrapes_ms: list[float] = field(default_factory=list)
+    offsets_s: list[float] = field(default_factory=list)
+    processes: int = 0
+
+    def print(self) -> None:
+        per_role = ", ".join(f"{r} {statistics.median(v):.0f}" for r, v in sorted(self.rss.items()))
+        cpu_min = self.cpu_seconds / self.seconds * 60
+        cpu_roles = ", ".join(
+            f"{r} {v / self.seconds * 60:.1f}" for r, v in sorted(self.cpu_by_role.items())
+        )
+        print(
+            f"  {self.name}: RSS of {self.processes} processes median "
+            f"{statistics.median(self.total):.0f} MiB, peak {max(self.total):.0f} MiB "
+            f"({per_role} MiB; the files both map counted once, as a container's cgroup "
+            f"charges them: median {statistics.median(self.once):.0f} MiB; PSS median "
+            f"{statistics.median(self.pss):.0f} MiB); CPU {cpu_min:.1f} s per minute "
+            f"({cpu_roles}; {self.cpu_seconds / self.seconds * 1000:.0f} millicores)"
+        )
+        if self.scrapes_ms:
+            ordered = sorted(self.scrapes_ms)
+            p95 = ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]  # nearest rank
+            print(
+                f"    GET /metrics over HTTP: p50 {statistics.median(ordered):.0f} ms, "
+                f"p95 {p95:.0f} ms, max {ordered[-1]:.0f} ms over {len(ordered)} scrapes"
+            )
+        if self.offsets_s:
+            print(
+                f"    offsets cycle (groups, then log offsets): p50 "
+                f"{statistics.median(self.offsets_s):.2f} s, max {max(self.offsets_s):.2f} s"
+            )
+
+
+def counted_once(pids: list[int]) -> float:
+    """MiB of the processes' anonymous memory plus every file-backed mapping's resident
+    pages once (the largest resident size any of them has of that file): what a cgroup
+    charges, where RSS summed per process counts a library both load twice."""
+    anonymous = 0
+    files: dict[str, int] = {}
+    for pid in pids:
+        mine: dict[str, int] = {}  # a file mapped in several segments: their sum
         try:
-            rss += proc.memory_info().rss
+            with open(f"/proc/{pid}/smaps") as smaps:
+                path = ""
+                for line in smaps:
+                    head = line.split(None, 6)
+                    if "-" in head[0] and not head[0].endswith(":"):
+                        path = head[5].strip() if len(head) > 5 and head[5].startswith("/") else ""
+                    elif head[0] == "Rss:" and path:
+                        mine[path] = mine.get(path, 0) + int(head[1])
+                    elif head[0] == "Anonymous:":
+                        anonymous += int(head[1])
+                        if path:
+                            mine[path] -= int(head[1])
+        except OSError:
+            continue
+        for path, kib in mine.items():
+            files[path] = max(files.get(path, 0), kib)
+    return (anonymous + sum(files.values())) / 1024
+
+
+def sample(pid: int) -> tuple[dict[str, float], dict[str, float], int, float]:
+    """(RSS MiB per role, CPU seconds per role, processes, PSS MiB) of the daemon's process
+    tree. A worker that was replaced takes its CPU with it: the figures then undercount."""
+    rss: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    pss = 0.0
+    root = psutil.Process(pid)
+    procs = [root, *root.children(recursive=True)]
+    for proc in procs:
+        try:
+            mib = proc.memory_info().rss / 2**20
+            pss += proc.memory_full_info().pss / 2**20
             times = proc.cpu_times()
-            cpu += times.user + times.system
         except psutil.NoSuchProcess:
             continue
-    return rss, cpu
+        name = role(proc)
+        rss[name] = rss.get(name, 0.0) + mib
+        cpu[name] = cpu.get(name, 0.0) + times.user + times.system
+    return rss, cpu, len(procs), pss
 
 
-def measure(cluster: KafkaCluster, mode: str, workdir: Path, seconds: int) -> None:
+def measure(
+    cluster: KafkaCluster,
+    mode: str,
+    workdir: Path,
+    seconds: int,
+    scrape_every: float,
+    name: str,
+    pythonpath: str | None,
+) -> Run:
     entry: dict[str, object] = {"name": "bench", "bootstrap_servers": cluster.bootstrap_servers}
     if mode == "zk":
         assert isinstance(cluster, ZkKafkaCluster)
         entry["zookeeper"] = {"connect": cluster.zk_connect}
-    config = {
-        "clusters": [entry],
-        "alerting": {"state_dir": str(workdir / "state")},
-    }
-    with Daemon(workdir, config) as daemon:
+    config = {"clusters": [entry], "alerting": {"state_dir": str(workdir / "state")}}
+    env = {"PYTHONPATH": pythonpath} if pythonpath else {}
+    run = Run(name)
+    with Daemon(workdir, config, env=env) as daemon:
         assert daemon.proc is not None
         began = time.monotonic()
-        daemon.wait(lambda: bool(daemon.clusters().get("bench", {}).get("ready")), "ready", 300)
-        print(f"daemon ready after {time.monotonic() - began:.1f} s")
-        rss_samples: list[int] = []
-        _, cpu_start = sample(daemon.proc.pid)
+        daemon.wait(lambda: bool(daemon.clusters().get("bench", {}).get("ready")), "ready", 600)
+        ready = time.monotonic() - began
+        time.sleep(WARM_UP)
+        _, cpu_start, _, _ = sample(daemon.proc.pid)
         start = time.monotonic()
         next_scrape = start
-        scrape_ms: list[float] = []
         while time.monotonic() - start < seconds:
             if time.monotonic() >= next_scrape:
                 t = time.perf_counter()
-                status, _ = daemon.get("/metrics")
-                scrape_ms.append((time.perf_counter() - t) * 1000)
-                assert status == 200
-                next_scrape += 30
-            rss, _ = sample(daemon.proc.pid)
-            rss_samples.append(rss)
+                with urllib.request.urlopen(daemon.url + "/metrics", timeout=30) as response:
+                    body = response.read().decode()
+                run.scrapes_ms.append((time.perf_counter() - t) * 1000)
+                found = OFFSETS_DURATION.search(body)
+                if found:
+                    run.offsets_s.append(float(found.group(1)))
+                next_scrape += scrape_every
+            rss, _, run.processes, pss = sample(daemon.proc.pid)
+            root = psutil.Process(daemon.proc.pid)
+            run.once.append(
+                counted_once([root.pid, *(c.pid for c in root.children(recursive=True))])
+            )
+            for key, value in rss.items():
+                run.rss.setdefault(key, []).append(value)
+            run.total.append(sum(rss.values()))
+            run.pss.append(pss)
             time.sleep(1)
-        _, cpu_end = sample(daemon.proc.pid)
-        elapsed = time.monotonic() - start
-        processes = len(tree(daemon.proc.pid))
-    mib = [r / 2**20 for r in rss_samples]
-    print(
-        f"RSS of the daemon's {processes} processes over {elapsed:.0f} s: "
-        f"median {statistics.median(mib):.0f} MiB, peak {max(mib):.0f} MiB"
-    )
-    print(
-        f"CPU: {cpu_end - cpu_start:.1f} s over {elapsed:.0f} s = "
-        f"{(cpu_end - cpu_start) / elapsed * 1000:.0f} millicores on average"
-    )
-    print(f"GET /metrics: p50 {statistics.median(scrape_ms):.0f} ms over {len(scrape_ms)} scrapes")
+        _, cpu_end, _, _ = sample(daemon.proc.pid)
+        run.seconds = time.monotonic() - start
+        run.cpu_by_role = {r: v - cpu_start.get(r, 0.0) for r, v in cpu_end.items()}
+        run.cpu_seconds = sum(run.cpu_by_role.values())
+        print(f"  {name}: ready after {ready:.1f} s", flush=True)
+    return run
 
 
 def main() -> None:
@@ -98,22 +210,43 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=1000)
     parser.add_argument("--groups", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=180)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--scrape-every", type=float, default=15.0)
+    parser.add_argument("--before", help="a PYTHONPATH holding another kafka_watchdog")
+    parser.add_argument("--heap", default="1g", help="each broker's -Xmx")
     args = parser.parse_args()
+    variants = [("now", None)] + ([("before", args.before)] if args.before else [])
+    runs: dict[str, list[Run]] = {name: [] for name, _ in variants}
     with tempfile.TemporaryDirectory(prefix="bench-resources-") as tmp:
         workdir = Path(tmp)
         kind = KraftCluster if args.mode == "kraft" else ZkKafkaCluster
-        with kind(workdir / "cluster") as cluster:
+        cluster = kind(workdir / "cluster")
+        cluster.broker_heap = ("-Xms256m", f"-Xmx{args.heap}")
+        with cluster:
             began = time.monotonic()
             topics = [f"bench-{t:04d}" for t in range(max(1, args.partitions // PER_TOPIC))]
-            for topic in topics:
-                cluster.create_topic(topic, partitions=PER_TOPIC, rf=2, timeout=300)
+            create_topics(cluster, topics, PER_TOPIC, 2)
             commit_groups(cluster.bootstrap_servers, topics, args.groups)
             print(
-                f"{args.mode}: {len(topics) * PER_TOPIC} partitions, {args.groups} groups set up "
-                f"in {time.monotonic() - began:.0f} s"
+                f"{args.mode}: {len(topics) * PER_TOPIC} partitions, {args.groups} groups set "
+                f"up in {time.monotonic() - began:.0f} s",
+                flush=True,
             )
-            (workdir / "daemon").mkdir()
-            measure(cluster, args.mode, workdir / "daemon", args.seconds)
+            for r in range(args.rounds):
+                order = variants if r % 2 == 0 else list(reversed(variants))
+                for name, path in order:
+                    here = workdir / f"daemon-{name}-{r}"
+                    here.mkdir()
+                    print(f"round {r + 1}, {name}, load {os.getloadavg()}", flush=True)
+                    run = measure(
+                        cluster, args.mode, here, args.seconds, args.scrape_every, name, path
+                    )
+                    run.print()
+                    runs[name].append(run)
+    print(f"summary ({args.mode}, {len(topics) * PER_TOPIC} partitions, {args.groups} groups):")
+    for name in runs:
+        for run in runs[name]:
+            run.print()
 
 
 if __name__ == "__main__":

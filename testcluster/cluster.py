@@ -29,7 +29,7 @@ from confluent_kafka.admin import (
 )
 
 from testcluster import reaper
-from testcluster.broker import KafkaNode
+from testcluster.broker import BROKER_HEAP, KafkaNode
 from testcluster.dist import KafkaDist
 from testcluster.jmx import JmxExporter, agent_jar
 from testcluster.logconf import write_log_configs
@@ -63,6 +63,9 @@ class KafkaCluster(ABC):
 
     kind = "kafka"
     node_dir_patterns: tuple[str, ...] = ()
+    # JVM heap flags of every broker; a benchmark with 10,000 partitions sets more before
+    # start() (the default suits the test clusters' handful of partitions).
+    broker_heap: tuple[str, ...] = BROKER_HEAP
 
     def __init__(
         self,

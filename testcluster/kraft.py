@@ -84,7 +84,13 @@ class KraftCluster(KafkaCluster):
                 **self.broker_config,
             }
             self.brokers[node_id] = KafkaNode(
-                node_id, broker_port, config, dist=dist, workdir=self.workdir, role="kraft"
+                node_id,
+                broker_port,
+                config,
+                dist=dist,
+                workdir=self.workdir,
+                role="kraft",
+                heap=self.broker_heap,
             )
 
     def _start_processes(self, timeout: float) -> None:

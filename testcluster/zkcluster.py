@@ -85,7 +85,7 @@ class ZkKafkaCluster(KafkaCluster):
                 **self.broker_config,
             }
             self.brokers[broker_id] = KafkaNode(
-                broker_id, port, config, dist=dist, workdir=self.workdir
+                broker_id, port, config, dist=dist, workdir=self.workdir, heap=self.broker_heap
             )
 
     def _start_processes(self, timeout: float) -> None:

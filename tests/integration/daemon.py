@@ -25,13 +25,20 @@ def free_port() -> int:
 
 
 class Daemon:
-    def __init__(self, workdir: Path, config: dict[str, Any], *extra: str) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        config: dict[str, Any],
+        *extra: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         config.setdefault("server", {})["listen"] = f"127.0.0.1:{self.port}"
         self.config_path = workdir / "watchdog.yaml"
         self.config_path.write_text(yaml.safe_dump(config))
         self.log_path = workdir / "watchdog.log"
         self.extra = extra
+        self.env = env or {}  # added to the environment (a benchmark's PYTHONPATH)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Daemon:
@@ -48,7 +55,7 @@ class Daemon:
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
         )
         return self
 

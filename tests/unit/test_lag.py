@@ -11,6 +11,7 @@ from kafka_watchdog.detection.lag import (
     evaluate,
     lag_messages,
     lag_seconds,
+    lag_seconds_at_least,
 )
 
 
@@ -147,3 +148,73 @@ def test_19_tracker_end_to_end_stop_then_recovery() -> None:
     # Group deleted: its state goes.
     assert tracker.observe({}, {("t", 0): (0, 650)}, 70.0) == {}
     assert tracker.races_total == {}
+
+
+def _naive_seconds(points: list[tuple[int, float]], committed: int, now: float) -> float | None:
+    """The linear scan lag_seconds replaced by a binary search (newest pair first)."""
+    if not points:
+        return None
+    last_offset, _ = points[-1]
+    if committed >= last_offset:
+        return 0.0
+    for i in range(len(points) - 1, 0, -1):
+        (o1, t1), (o2, t2) = points[i - 1], points[i]
+        if o1 <= committed <= o2:
+            reached = t2 if o2 == o1 else t1 + (committed - o1) / (o2 - o1) * (t2 - t1)
+            return max(0.0, now - reached)
+    first_offset, first_time = points[0]
+    if len(points) >= 2 and last_offset > first_offset:
+        rate = (last_offset - first_offset) / (points[-1][1] - first_time)
+        reached = first_time - (first_offset - committed) / rate
+        return max(now - first_time, now - reached)
+    return max(0.0, now - first_time)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_20_compact_histories_answer_as_the_lists_did(seed: int) -> None:
+    """CommitWindow (constant memory) gives evaluate's status after every sample, and keeps
+    for rates a few samples of the window, the newest and one at most window / RATE_POINTS
+    after the oldest; the flat PointHistory gives the linear scan's lag in seconds, over
+    random sequences with idle spells, rewinds, catch-ups, truncations and gaps between
+    polls."""
+    import random
+
+    from kafka_watchdog.detection.lag import RATE_POINTS, CommitWindow
+
+    rng = random.Random(seed)
+    window, min_samples = rng.choice([30.0, 100.0]), rng.choice([2, 3, 5])
+    commits = CommitWindow(min_samples, window)
+    history = PointHistory(max_points=rng.choice([3, 8, 64]))
+    samples: list[Sample] = []
+    committed, end, at = 100, 150, 0.0
+    for _ in range(200):
+        at += rng.choice([1.0, 10.0, 10.0, 10.0, 45.0])
+        end += rng.choice([0, 0, 5, 50])
+        if rng.random() < 0.03:
+            end = rng.randrange(0, 100)  # truncated or recreated
+        move = rng.random()
+        if move < 0.4:
+            committed = min(end, committed + rng.randrange(0, 60))
+        elif move < 0.45:
+            committed = max(0, committed - rng.randrange(1, 30))  # rewound
+        elif move < 0.5:
+            committed = end  # caught up
+        lag, _ = lag_messages(committed, end)
+        samples.append(Sample(committed, lag, at))
+        commits.add(committed, lag, at)
+        owned = rng.random() < 0.5
+        assert commits.status(owned, at, window) is evaluate(
+            samples, owned, at, window, min_samples
+        )
+        trail = commits.trail()
+        inside = [x for x in samples if at - x.at <= window]
+        assert len(trail) <= 2 * RATE_POINTS + 2
+        assert trail[-1] == samples[-1] and set(trail) <= set(inside)
+        assert trail[0].at - inside[0].at < window / RATE_POINTS or trail[0] == inside[0]
+        history.record(end, at)
+        probe = rng.randrange(0, end + 10)
+        expected = _naive_seconds(list(history.points), probe, at)
+        got = history.lag_seconds(probe, at)
+        assert got == pytest.approx(expected) if expected is not None else got is None
+        assert lag_seconds(list(history.points), probe, at) == got
+        assert history.lag_seconds_at_least(probe) is lag_seconds_at_least(history.points, probe)

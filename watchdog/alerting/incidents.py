@@ -52,6 +52,7 @@ class Alert:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        del out["finding"]["fingerprint"]  # derived from the rule and labels
         out["finding"]["labels"] = dict(self.finding.labels)
         out["finding"]["details"] = dict(self.finding.details)
         out["fire_times"] = list(self.fire_times)

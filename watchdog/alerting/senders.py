@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 import aiohttp
-import apprise
 
 from kafka_watchdog.alerting import render
 from kafka_watchdog.alerting.dispatch import Notification
@@ -103,11 +102,13 @@ class Sender(Protocol):
         """Deliver one payload; raises DeliveryError."""
 
 
+# apprise's NotifyType members by name: apprise (~8 MiB with its plugins) is imported only
+# by a daemon that has an apprise receiver, when it first sends.
 _NOTIFY_TYPE = {
-    "critical": apprise.NotifyType.FAILURE,
-    "warning": apprise.NotifyType.WARNING,
-    "info": apprise.NotifyType.INFO,
-    "resolved": apprise.NotifyType.SUCCESS,
+    "critical": "FAILURE",
+    "warning": "WARNING",
+    "info": "INFO",
+    "resolved": "SUCCESS",
 }
 
 
@@ -131,6 +132,8 @@ class AppriseSender:
         }
 
     async def send(self, payload: Payload) -> None:
+        import apprise
+
         notifier = apprise.Apprise()
         if not notifier.add(self._url):
             # The URL is a secret: name the scheme only.
@@ -142,7 +145,7 @@ class AppriseSender:
             kwargs: dict[str, Any] = {
                 "body": payload["body"],
                 "title": payload["title"],
-                "notify_type": _NOTIFY_TYPE.get(payload["kind"], apprise.NotifyType.INFO),
+                "notify_type": apprise.NotifyType[_NOTIFY_TYPE.get(payload["kind"], "INFO")],
             }
             try:  # apprise >= 2: its log lines of this call, whatever thread sent it
                 ok = notifier.notify(

@@ -74,6 +74,16 @@ class Daemon:
                     alerted_groups, self.alerting.status, watcher.name
                 )
         self.supervisor = Supervisor()
+        # librdkafka's version for build_info, as the Admin API workers report it.
+        self.librdkafka_version = Published("")
+        for watcher in self.watchers:
+            watcher.admin.on_ready = self.librdkafka_version.publish
+        self.renderer = MetricsRenderer(
+            self.board,
+            config.metrics,
+            alerting=self.alerting.status if self.alerting else None,
+            librdkafka_version=self.librdkafka_version,
+        )
 
     async def start(self) -> None:
         if self.alerting is not None:
@@ -95,6 +105,8 @@ class Daemon:
         if self.alerting is not None:
             for name, loop in self.alerting.loops().items():
                 self.supervisor.start(name, loop)
+        # The exposition is built when the clusters publish, not when Prometheus asks.
+        self.supervisor.start("metrics:prepare", self.renderer.keep_ready)
 
     async def stop(self, grace: float = SHUTDOWN_GRACE) -> None:
         """Stop every loop, then close what they used, all within `grace` seconds."""
@@ -156,9 +168,7 @@ def build_app(config: WatchdogConfig, web_config: LoadedWebConfig | None = None)
     if alerting is not None:
         app[ALERTING] = alerting.status
         app[SILENCES] = alerting.silences
-    app[RENDERER] = MetricsRenderer(
-        daemon.board, config.metrics, alerting=alerting.status if alerting else None
-    )
+    app[RENDERER] = daemon.renderer
 
     async def running(app: web.Application) -> AsyncIterator[None]:
         await app[DAEMON].start()

@@ -35,9 +35,10 @@ from kafka_watchdog.model.assessment import Assessment
 from kafka_watchdog.model.events import Event, EventKind
 from kafka_watchdog.model.foresight import GroupForesight
 from kafka_watchdog.model.health import ClusterHealth, SourceHealth
+from kafka_watchdog.model.incremental import TopicMemo, changed_topics, same_content
 from kafka_watchdog.model.lag import GroupLag
 from kafka_watchdog.model.parts import AdminView, LogOffsets, Timed, ZkView
-from kafka_watchdog.model.snapshot import GroupState, frozen_map
+from kafka_watchdog.model.snapshot import Broker, GroupState, TopicState, frozen_map
 from kafka_watchdog.model.state import ClusterBoard, ClusterState
 from kafka_watchdog.model.store import SnapshotStore
 from kafka_watchdog.model.unknown import Blind, Unknowns, carry, unknown_since
@@ -95,8 +96,24 @@ class ClusterWatcher:
         # Set by an ISR shrink: a failed disk shows there first; read the log dirs at once.
         self._wake_log_dirs = asyncio.Event()
         self.known_brokers: set[int] = set()
-        self.store = SnapshotStore()
+        # The latest snapshot and the one before (for the diff); nothing reads further back.
+        self.store = SnapshotStore(history=2)
+        # What assembly built per topic, so that a change rebuilds only what it touched.
+        self._memo = TopicMemo()
+        # _partitions' answer and the topics and brokers it was computed from.
+        self._partition_lists: (
+            tuple[
+                Mapping[str, TopicState],
+                Mapping[int, Broker],
+                list[tuple[str, int]],
+                list[tuple[str, int]],
+            ]
+            | None
+        ) = None
         self.health = ClusterHealth(cluster.name, zookeeper_configured=bool(cluster.zookeeper))
+        # The published version and what it was computed from (_version).
+        self._published_version = 0
+        self._version_inputs: tuple[tuple[object, ...], tuple[object, ...]] | None = None
         timeout = collection.request_timeout
         self.admin = IsolatedAdminSource(cluster, timeout, collection.max_concurrent_requests)
         self.quorum = QuorumSource(cluster, timeout)
@@ -152,6 +169,32 @@ class ClusterWatcher:
     def ready(self, now: float) -> tuple[bool, str]:
         return self.health.ready(now, self.collection.effective_stale_after)
 
+    def _version(self) -> int:
+        """The published version, by which the metrics exposition is cached: it moves with
+        a snapshot that brought news, and with anything else the cached part reads that
+        changed without one (log dirs come from their own loop; a controller may become
+        unknown in a snapshot that keeps the last known one; lag, foresight, records
+        skipped)."""
+        by_identity = (
+            self.disks,
+            self.lag.latest,
+            self.lag.races,
+            self._foresight,
+            self._published_skipped,
+            self._published_brokers,
+            self._published_counts,
+        )
+        by_value = (self.store.version, self._controller_unknown is None)
+        last = self._version_inputs
+        if (
+            last is None
+            or last[1] != by_value
+            or any(a is not b for a, b in zip(by_identity, last[0], strict=True))
+        ):
+            self._published_version += 1
+            self._version_inputs = (by_identity, by_value)
+        return self._published_version
+
     def _publish(self) -> None:
         self.board.publish(
             ClusterState(
@@ -160,7 +203,7 @@ class ClusterWatcher:
                 stale_after=self.collection.effective_stale_after,
                 snapshot=self.store.latest,
                 assessment=self._assessment,
-                version=self.store.version,
+                version=self._version(),
                 events=self._published_events,
                 event_counts=self._published_counts,
                 lag=self.lag.latest,
@@ -265,7 +308,15 @@ class ClusterWatcher:
         snap = self.store.latest
         if snap is None:
             return [], []
-        live = snap.brokers.keys()
+        cached = self._partition_lists
+        if (
+            cached is not None
+            and cached[1] == snap.brokers
+            and not changed_topics(cached[0], snap.topics)
+            and cached[0].keys() == snap.topics.keys()
+        ):
+            return cached[2], cached[3]  # no topic changed since (model/incremental.py)
+        live = set(snap.brokers)
         every = [(p.topic, p.partition) for t in snap.topics.values() for p in t.partitions]
         led = [
             (p.topic, p.partition)
@@ -273,6 +324,7 @@ class ClusterWatcher:
             for p in t.partitions
             if p.leader in live
         ]
+        self._partition_lists = (snap.topics, snap.brokers, every, led)
         return every, led
 
     async def _collect_offsets(self) -> None:
@@ -471,7 +523,7 @@ class ClusterWatcher:
 
     def _rebuild(self) -> None:
         self._rebuild_handle = None
-        snapshot = assemble(self.name, self.view, self._zk_view_if_live(), time.time())
+        snapshot = assemble(self.name, self.view, self._zk_view_if_live(), time.time(), self._memo)
         if snapshot is None:
             self._publish()
             return
@@ -494,12 +546,21 @@ class ClusterWatcher:
                 self._controller_unknown = snapshot.taken_at
         else:
             self._controller_unknown = None
-        previous = self.store.put(snapshot)
+        # A cycle that found nothing new (most metadata and configs cycles) keeps the
+        # version, so the metrics built for it stay valid, and skips the assessment.
+        news = latest is None or self._assessment is None or not same_content(latest, snapshot)
+        previous = self.store.put(snapshot, news)
         self._first_view.set()
-        self._assessment = assess(snapshot, self.min_replication_factor)
+        if not news:
+            self._publish()
+            return
+        last = (previous, self._assessment) if previous and self._assessment else None
+        self._assessment = assess(snapshot, self.min_replication_factor, last)
         known = len(self.known_brokers)
         self.known_brokers.update(snapshot.brokers)
-        for topic in snapshot.topics.values():
+        # Replicas can only be new in topics that changed (the others are the previous
+        # snapshot's very objects, model/incremental.py).
+        for topic in changed_topics(previous.topics if previous else {}, snapshot.topics):
             for p in topic.partitions:
                 self.known_brokers.update(p.replicas)
         if len(self.known_brokers) != known:

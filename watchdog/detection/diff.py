@@ -74,7 +74,18 @@ def remember_leaders(
     if previous is None:
         return NO_LEADERS
     kept: dict[tuple[str, int], int] = {}
+    # A topic that is the very object `previous` held changed in nothing: its offline
+    # partitions' spells go on, and what was remembered of them stands. Only the topics
+    # that changed are looked at (model/incremental.py).
+    unchanged = {
+        name for name, topic in current.topics.items() if previous.topics.get(name) is topic
+    }
+    for key, leader in last_leaders.items():
+        if key[0] in unchanged:
+            kept[key] = leader
     for topic in current.topics.values():
+        if topic.name in unchanged:
+            continue
         old_topic = previous.topics.get(topic.name)
         if old_topic is None or _recreated(old_topic, topic):
             continue  # a new topic (or a new incarnation): no leader of it was seen before
@@ -212,11 +223,11 @@ def _topics(
                 f"topic {name} was created with {len(new.partitions)} partitions",
                 topic=name,
             )
-        if old is None or new is None or recreated:
-            continue
+        if old is None or new is None or recreated or old is new:
+            continue  # the same object: nothing in it changed (model/incremental.py)
         for before in old.partitions:
             after = curr.partition(name, before.partition)
-            if after is not None:
+            if after is not None and after is not before:
                 last_leader = last_leaders.get((name, before.partition))
                 yield from _partition(curr, before, after, last_leader)
 
@@ -349,7 +360,29 @@ def _partition(
         )
 
 
+def _log_ends_moved(prev: ClusterSnapshot, curr: ClusterSnapshot) -> bool:
+    """Whether any partition's log end differs between the two (only topics that are not
+    the same object are looked at)."""
+    for name, topic in curr.topics.items():
+        old = prev.topics.get(name)
+        if old is topic:
+            continue
+        if old is None or len(old.partitions) != len(topic.partitions):
+            return True
+        if any(
+            a.log_end_offset != b.log_end_offset
+            for a, b in zip(old.partitions, topic.partitions, strict=True)
+        ):
+            return True
+    return False
+
+
 def _groups(prev: ClusterSnapshot, curr: ClusterSnapshot) -> Iterator[Event]:
+    # A commit beyond the log end can only appear when a commit or a log end moved: with
+    # the same groups and the same log ends (a ZooKeeper burst, a metadata cycle) there is
+    # nothing to look at, and the groups' thousands of offsets are not walked.
+    if curr.groups is prev.groups and not _log_ends_moved(prev, curr):
+        return
     for group_id in sorted(curr.groups):
         group = curr.groups[group_id]
         before = prev.groups.get(group_id)

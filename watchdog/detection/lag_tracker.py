@@ -6,19 +6,17 @@ one observation per offsets cycle, the metrics and alerting read its latest eval
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from kafka_watchdog.detection.lag import (
+    CommitWindow,
     Point,
     PointHistory,
     Sample,
-    evaluate,
     lag_messages,
-    lag_seconds,
-    lag_seconds_at_least,
 )
 from kafka_watchdog.model.lag import GroupLag, LagStatus, PartitionLag
 from kafka_watchdog.model.parts import LogOffsets
@@ -37,8 +35,10 @@ class LagTracker:
         self.min_samples = min_samples
         self.history_points = history_points
         self._points: dict[TP, PointHistory] = {}
-        # group -> partition -> commit samples (a group at a time: an unknown group keeps all)
-        self._samples: dict[str, dict[TP, deque[Sample]]] = {}
+        # group -> partition -> Burrow's evaluation kept up to date in constant memory, and
+        # the few points the foresight's rates need (a group at a time: an unknown group
+        # keeps all).
+        self._samples: dict[str, dict[TP, CommitWindow]] = {}
         self.races_total: Counter[str] = Counter()  # commit newer than the log end read
         # The last evaluation and race counts, read-only (published as they are).
         self.latest: Mapping[str, GroupLag] = frozen_map()
@@ -48,12 +48,15 @@ class LagTracker:
     def log_end_points(self, topic: str, partition: int) -> tuple[Point, ...]:
         """The recorded (log end offset, time) points lag in seconds is read from."""
         history = self._points.get((topic, partition))
-        return tuple(history.points) if history is not None else ()
+        return history.points if history is not None else ()
 
     def samples(self, group: str, tp: TP) -> Sequence[Sample]:
-        """The commit samples of one group-partition, oldest first (read-only: the
-        foresight's rates come from them)."""
-        return self._samples.get(group, {}).get(tp, ())
+        """A few commit samples of one group-partition inside the window, oldest first, about
+        window / RATE_POINTS apart and the newest (what the foresight's rates read: the
+        oldest and the newest inside the window; CommitWindow says how close to the
+        window's oldest the oldest kept is)."""
+        commits = self._samples.get(group, {}).get(tp)
+        return commits.trail() if commits is not None else ()
 
     def observe(
         self,
@@ -83,8 +86,6 @@ class LagTracker:
         for tp in self._points.keys() - offsets.keys():
             del self._points[tp]  # the partition is gone
 
-        # Enough samples to cover the window at any poll rate the config allows.
-        keep = max(self.min_samples * 4, 64)
         previous = self.latest
         result: dict[str, GroupLag] = {}
         for group_id, group in groups.items():
@@ -124,28 +125,20 @@ class LagTracker:
                     self.races_total[group_id] += 1
                 samples = group_samples.get(tp)
                 if samples is None:
-                    samples = group_samples[tp] = deque(maxlen=keep)
-                samples.append(Sample(committed, lag, at))
-                status = evaluate(
-                    samples,
-                    tp in group.assigned,
-                    at,
-                    self.window,
-                    self.min_samples,
-                )
+                    samples = group_samples[tp] = CommitWindow(self.min_samples, self.window)
+                samples.add(committed, lag, at)
+                status = samples.status(tp in group.assigned, at, self.window)
                 history = self._points.get(tp)
-                points = history.points if history is not None else ()
-                seconds = lag_seconds(points, committed, at) if points else None
                 parts.append(
                     PartitionLag(
                         *tp,
                         committed,
                         end,
                         lag,
-                        seconds,
+                        history.lag_seconds(committed, at) if history is not None else None,
                         status,
                         None,  # read this cycle (a status may still be UNKNOWN: few samples)
-                        lag_seconds_at_least(points, committed),
+                        history is not None and history.lag_seconds_at_least(committed),
                     )
                 )
             worst = max((p.status for p in parts), key=lambda s: s.severity, default=LagStatus.OK)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Protocol
 
+from kafka_watchdog.model.incremental import TopicMemo
 from kafka_watchdog.model.parts import AdminView, ZkView
 from kafka_watchdog.model.snapshot import (
     Broker,
@@ -28,6 +29,9 @@ from kafka_watchdog.model.snapshot import (
     frozen_map,
 )
 
+_NO_MOVES: Mapping[tuple[str, int], tuple[tuple[int, ...], tuple[int, ...]]] = frozen_map()
+_NO_CONFIG = TopicConfig()
+
 
 class _Timestamped(Protocol):
     @property
@@ -35,11 +39,19 @@ class _Timestamped(Protocol):
 
 
 def assemble(
-    cluster: str, admin: AdminView, zk: ZkView | None, now: float
+    cluster: str,
+    admin: AdminView,
+    zk: ZkView | None,
+    now: float,
+    memo: TopicMemo | None = None,
 ) -> ClusterSnapshot | None:
-    """None until there is a partition view from either source."""
+    """None until there is a partition view from either source. With a `memo` (one per
+    cluster, fed every assembly), topics and partitions whose inputs did not change are the
+    previous snapshot's objects (model/incremental.py); the result is equal either way."""
     if zk is None and (admin.topics is None or admin.description is None):
         return None
+    if memo is not None:
+        memo.begin()
     sources: dict[str, tuple[str, float]] = {}
 
     def said(part: str, source: str, timed: _Timestamped | None) -> None:
@@ -83,6 +95,17 @@ def assemble(
         said("partitions", "zookeeper", zk)
         for name, ztopic in zk.topics.items():
             config = configs.get(name) or _config_from_overrides(ztopic.config_overrides)
+            if memo is not None:
+                topics[name] = memo.topic(
+                    name,
+                    ztopic.partitions,
+                    topic_id=ztopic.topic_id,
+                    internal=name.startswith("__"),
+                    config=config,
+                    offsets=offsets,
+                    moves=_NO_MOVES,
+                )
+                continue
             topics[name] = TopicState(
                 name,
                 tuple(_with_offsets(p, offsets) for p in ztopic.partitions),
@@ -94,12 +117,25 @@ def assemble(
         assert admin.topics is not None
         said("partitions", "admin", admin.topics)
         for meta in admin.topics.value:
+            if memo is not None:
+                topics[meta.name] = memo.topic(
+                    meta.name,
+                    meta.partitions,
+                    topic_id=None,
+                    internal=meta.internal,
+                    config=configs.get(meta.name, _NO_CONFIG),
+                    offsets=offsets,
+                    moves=moving,
+                )
+                continue
             topics[meta.name] = TopicState(
                 meta.name,
                 tuple(_with_offsets(_with_moves(p, moving), offsets) for p in meta.partitions),
                 internal=meta.internal,
                 config=configs.get(meta.name, TopicConfig()),
             )
+    if memo is not None:
+        memo.end()
     said("offsets", "admin", admin.offsets)
     said("groups", "admin", admin.groups)
     said("configs", "admin", admin.configs)

@@ -23,12 +23,13 @@ class Finding:
     # firing, pending stays pending) and never starts or fires one: only a real answer
     # changes an alert's state.
     unknown_since: float | None = None
+    # Identity across evaluations: the rule and the subject, not the wording. Made once:
+    # alerting looks it up many times per finding at every evaluation.
+    fingerprint: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def fingerprint(self) -> str:
-        """Identity across evaluations: the rule and the subject, not the wording."""
+    def __post_init__(self) -> None:
         subject = ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
-        return f"{self.rule}{{{subject}}}"
+        object.__setattr__(self, "fingerprint", f"{self.rule}{{{subject}}}")
 
     def all_labels(self) -> dict[str, str]:
         """What silences, inhibition, routing and grouping match against."""

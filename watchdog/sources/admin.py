@@ -27,9 +27,9 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, ConfigResource, OffsetSpec
+from confluent_kafka.cimpl import _AdminClientImpl
 
 from kafka_watchdog import __version__
-from kafka_watchdog.config.schema import ClusterConfig
 from kafka_watchdog.model.parts import ClusterDescription, TopicMetadata
 from kafka_watchdog.model.snapshot import (
     Broker,
@@ -38,7 +38,8 @@ from kafka_watchdog.model.snapshot import (
     TopicConfig,
     frozen_map,
 )
-from kafka_watchdog.sources import kafka_errors, tokens
+from kafka_watchdog.sources import kafka_errors
+from kafka_watchdog.sources.cluster_spec import AdminCluster
 from kafka_watchdog.sources.errors import PartialAnswer, SourceError
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ OAUTH_FIRST_TOKEN_WAIT = 1.0
 
 def describe_kafka_error(
     exc: BaseException,
-    cluster: ClusterConfig,
+    cluster: AdminCluster,
     what: str = "",
     cause: kafka_errors.Diagnosis | None = None,
 ) -> SourceError:
@@ -91,14 +92,14 @@ def describe_kafka_error(
     return SourceError(f"cluster {cluster.name!r}{doing}: {type(exc).__name__}: {exc}")
 
 
-def _mechanism(cluster: ClusterConfig) -> str | None:
+def _mechanism(cluster: AdminCluster) -> str | None:
     props = cluster.client_properties()
     if not props.get("security.protocol", "").upper().startswith("SASL"):
         return None
     return props.get("sasl.mechanism") or props.get("sasl.mechanisms") or "GSSAPI"
 
 
-def _principal(cluster: ClusterConfig) -> str | None:
+def _principal(cluster: AdminCluster) -> str | None:
     """The principal to name in a missing-ACL hint, when the config tells it."""
     return cluster.client_properties().get("sasl.username")
 
@@ -114,7 +115,7 @@ class AdminSource:
     """Reads one cluster through the Admin API. Construct without I/O; `start()` connects."""
 
     def __init__(
-        self, cluster: ClusterConfig, request_timeout: float, max_concurrent: int = 8
+        self, cluster: AdminCluster, request_timeout: float, max_concurrent: int = 8
     ) -> None:
         self.cluster = cluster
         self.request_timeout = request_timeout
@@ -144,6 +145,10 @@ class AdminSource:
         )
         conf["logger"] = _LIBRDKAFKA_LOG
         if self.cluster.oauthbearer is not None:
+            # Imported only here: the token providers import the config models, which the
+            # Admin API worker process does without unless a provider is configured.
+            from kafka_watchdog.sources import tokens
+
             conf["oauth_cb"] = tokens.oauth_callback(self.cluster.oauthbearer)
         return conf
 
@@ -307,13 +312,22 @@ class AdminSource:
     async def _offsets(
         self, wanted: list[tuple[str, int]], spec: OffsetSpec
     ) -> dict[tuple[str, int], int]:
-        futures = self.client.list_offsets(
-            {TopicPartition(t, p): spec for t, p in wanted}, **self._timeout_kw
-        )
-        results = await self._all(futures.values(), "ListOffsets")
+        pairs: list[tuple[Any, Any]]
+        request = list_offsets_at_once(self.client, wanted, spec, self.request_timeout)
+        if request is not None:
+            answers = await self._future(request, "ListOffsets")
+            pairs = list(answers.items())
+        else:
+            futures = self.client.list_offsets(
+                {TopicPartition(t, p): spec for t, p in wanted}, **self._timeout_kw
+            )
+            results = await self._all(futures.values(), "ListOffsets")
+            pairs = list(zip(futures, results, strict=True))
         out: dict[tuple[str, int], int] = {}
         failed: list[BaseException] = []
-        for tp, result in zip(futures, results, strict=True):
+        for tp, result in pairs:
+            if isinstance(result, KafkaError):
+                result = KafkaException(result)
             if isinstance(result, BaseException):
                 failed.append(result)
             elif result.offset >= 0:
@@ -522,6 +536,32 @@ class AdminSource:
                 unknown=unknown,
             )
         return out
+
+
+def list_offsets_at_once(
+    client: AdminClient, wanted: list[tuple[str, int]], spec: OffsetSpec, timeout: float
+) -> Future[dict[Any, Any]] | None:
+    """ListOffsets for every partition behind one future whose result maps each
+    TopicPartition to its answer or KafkaError; None when this client library lacks it.
+
+    AdminClient.list_offsets wraps that same call in one concurrent future per partition,
+    made and completed in Python: at 2,000 partitions, asked twice a cycle, those futures
+    were a third of the Admin API worker's CPU. This calls the request underneath it
+    directly (the C implementation's list_offsets, which the public method calls with
+    one future); tests/unit/test_isolated.py fails if an upgrade removes it."""
+    request = getattr(_AdminClientImpl, "list_offsets", None)
+    value = getattr(spec, "_value", None)
+    if request is None or value is None:
+        return None
+    future: Future[dict[Any, Any]] = Future()
+    future.set_running_or_notify_cancel()
+    request(
+        client,
+        [TopicPartition(t, p, int(value)) for t, p in wanted],
+        future,
+        request_timeout=timeout,
+    )
+    return future
 
 
 class _DebugLog:

@@ -4,184 +4,256 @@ librdkafka aborts the whole process on an assertion when an Admin request's resp
 arrives after the request timed out (confluentinc/librdkafka#4605, open; seen here with a
 broker paused under 500 consumer groups), and its destroy can wait forever on a broker that
 was paused. A watchdog must not die, or hang, exactly when a broker does: so the librdkafka
-client lives in a worker process. When the worker dies or stops answering, the stage that
-asked reports the failure, the worker is replaced, and the next cycle carries on.
+client lives in a worker process. When the worker dies or stops answering, the calls that
+were waiting for it fail (the stages that asked report it), a new worker starts with the
+next call, and the next cycle carries on.
 
-The worker runs the very same `AdminSource` on its own event loop; calls and answers cross
-the process boundary pickled (snapshots' read-only mappings included).
+The worker (sources/admin_worker.py) is a plain subprocess speaking worker_protocol over
+its stdin and stdout: it imports only confluent-kafka and the model, starts no
+multiprocessing resource tracker, serves every call it is sent at once (metadata does not
+wait behind a DescribeConfigs of every topic), and dies with the daemon (a parent-death
+signal and the end of its stdin), SIGKILL included.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import copyreg
+import itertools
 import logging
-import multiprocessing
 import os
-import signal
+import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from types import MappingProxyType
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from kafka_watchdog.config.schema import ClusterConfig
 from kafka_watchdog.model.parts import ClusterDescription, TopicMetadata
 from kafka_watchdog.model.snapshot import GroupState, TopicConfig
 from kafka_watchdog.sources import kafka_errors, worker_deaths
-from kafka_watchdog.sources.admin import AdminSource
+from kafka_watchdog.sources import worker_protocol as protocol
+from kafka_watchdog.sources.cluster_spec import AdminCluster, ClusterSpec
 from kafka_watchdog.sources.errors import SourceError
 
 log = logging.getLogger(__name__)
-# How long the pool's thread gets to notice its killed worker and end.
+# How long a killed worker gets to be reaped when the source closes.
 CLOSE_GRACE = 3.0
+WORKER_MODULE = "kafka_watchdog.sources.admin_worker"
 
 
-def _proxy(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
-    return MappingProxyType(mapping)
+def _how_it_ended(returncode: int | None) -> tuple[str, str]:
+    """(cause, description) of a worker whose stdout ended; `returncode` None: it did not
+    exit within CLOSE_GRACE after closing its stdout (it hangs)."""
+    cause = worker_deaths.HUNG if returncode is None else worker_deaths.cause_of(returncode)
+    return cause, worker_deaths.describe(cause, returncode)
 
 
-def _reduce_proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
-    return _proxy, (dict(proxy),)
+class _Worker:
+    """One running worker process and the calls waiting for its answers."""
 
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.ids = itertools.count(1)
+        self.ready: protocol.Ready | None = None
+        self.decoder = protocol.Decoder()  # this worker's answers, as changes
+        self.gone: str | None = None  # how it ended, once it has (for people)
+        self.cause: str = worker_deaths.EXITED  # why, in one word (worker_deaths.CAUSES)
+        self.reader_task: asyncio.Task[None] | None = None
 
-copyreg.pickle(MappingProxyType, _reduce_proxy)
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
-# -- the worker process -----------------------------------------------------------------------
+    def fail_pending(self, error: BaseException) -> None:
+        pending, self.pending = self.pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(error)
 
-_worker_loop: asyncio.AbstractEventLoop | None = None
-_worker_source: AdminSource | None = None
-
-
-def _worker_init(
-    cluster: ClusterConfig, request_timeout: float, max_concurrent: int, log_level: int
-) -> None:
-    global _worker_loop, _worker_source
-    # The parent handles SIGINT/SIGTERM and stops the worker itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=max(log_level, logging.WARNING), format="%(levelname)s %(message)s")
-    _worker_loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(_worker_loop)
-    _worker_source = AdminSource(cluster, request_timeout, max_concurrent)
-    _worker_source.start()
-
-
-def _worker_call(method: str, args: tuple[Any, ...]) -> Any:
-    assert _worker_loop is not None and _worker_source is not None
-    return _worker_loop.run_until_complete(getattr(_worker_source, method)(*args))
-
-
-def _worker_pid() -> int:
-    return os.getpid()
-
-
-# -- the parent's side ------------------------------------------------------------------------
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
 
 
 class IsolatedAdminSource:
     """Same interface as AdminSource; every call runs in the cluster's worker process."""
 
     def __init__(
-        self, cluster: ClusterConfig, request_timeout: float, max_concurrent: int = 8
+        self, cluster: AdminCluster, request_timeout: float, max_concurrent: int = 8
     ) -> None:
         self.cluster = cluster
+        self.spec = ClusterSpec.of(cluster)
         self.request_timeout = request_timeout
         self.max_concurrent = max_concurrent
-        self._pool: ProcessPoolExecutor | None = None
-        self._pid: int | None = None
-        self.restarts = 0
+        self._worker: _Worker | None = None
+        self._starting: asyncio.Lock | None = None
+        self.restarts = 0  # workers replaced after they died or hung
         self.deaths: Counter[str] = Counter()  # workers replaced, by why they ended
-        self._ended: dict[int, str] = {}  # the last replaced pool's id -> how it ended
+        self.librdkafka_version: str | None = None  # as the worker reported it
+        # Told the librdkafka version each time a worker starts (the app publishes it).
+        self.on_ready: Callable[[str], None] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The running worker's pid (None when none runs)."""
+        worker = self._worker
+        return worker.pid if worker is not None and worker.gone is None else None
 
     def start(self) -> None:
-        """Create the worker (idempotent); it starts on the first call."""
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init,
-                initargs=(
-                    self.cluster,
+        """Nothing to do: the worker starts with the first call (kept for the interface)."""
+
+    @property
+    def _limit(self) -> float:
+        # A call waits for its own requests (each bounded by request_timeout + 5 in the
+        # worker) and for a place among the requests in flight: allow for a few rounds.
+        return 3 * (self.request_timeout + 5) + 10
+
+    async def _spawn(self) -> _Worker:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            WORKER_MODULE,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=2**20,
+        )
+        worker = _Worker(proc)
+        assert proc.stdin is not None
+        proc.stdin.write(
+            protocol.frame(
+                protocol.Start(
+                    self.spec,
                     self.request_timeout,
                     self.max_concurrent,
                     logging.getLogger().getEffectiveLevel(),
-                ),
-            )
-
-    async def _run(self, method: str, *args: Any) -> Any:
-        self.start()
-        assert self._pool is not None
-        pool = self._pool
-        # A call queues behind the others of this cluster: allow for a few of them.
-        limit = 3 * (self.request_timeout + 5) + 10
-        try:
-            if self._pid is None:  # to kill it, should it hang
-                self._pid = await asyncio.wait_for(
-                    asyncio.wrap_future(pool.submit(_worker_pid)), limit
+                    os.getpid(),
                 )
-            future = pool.submit(_worker_call, method, args)
-            return await asyncio.wait_for(asyncio.wrap_future(future), limit)
-        except BrokenProcessPool:
-            how = self._replace(pool, None)
-            raise SourceError(
-                f"cluster {self.cluster.name!r}: the Admin API worker {how} with the {method} "
+            )
+        )
+        worker.reader_task = asyncio.create_task(
+            self._read_answers(worker), name=f"admin-worker-{self.spec.name}"
+        )
+        return worker
+
+    async def _running(self) -> _Worker:
+        worker = self._worker
+        if worker is not None and worker.gone is None:
+            return worker
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:  # concurrent first calls start one worker
+            worker = self._worker
+            if worker is None or worker.gone is not None:
+                worker = self._worker = await self._spawn()
+            return worker
+
+    async def _read_answers(self, worker: _Worker) -> None:
+        """Hands each answer to its caller until the worker's stdout ends."""
+        stdout = worker.proc.stdout
+        assert stdout is not None
+        try:
+            while True:
+                message = await protocol.read(stdout)
+                if isinstance(message, protocol.Ready):
+                    worker.ready = message
+                    self.librdkafka_version = message.librdkafka_version
+                    if self.on_ready is not None:
+                        self.on_ready(message.librdkafka_version)
+                    continue
+                call_id, ok, value = message
+                if isinstance(value, protocol.Changes):
+                    value = worker.decoder.decode(value)  # even if its caller gave up
+                future = worker.pending.pop(call_id, None)
+                if future is None or future.done():
+                    continue  # its caller gave up (timed out or was cancelled)
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # it ended: below
+        except (protocol.ProtocolError, ValueError, EOFError) as exc:  # corrupt stream
+            log.error("Admin API worker sent garbage: %s", exc, extra=self._extra)
+            worker.kill()
+        returncode: int | None = None
+        with contextlib.suppress(TimeoutError):
+            returncode = await asyncio.wait_for(worker.proc.wait(), CLOSE_GRACE)
+        if worker.gone is None:
+            worker.cause, worker.gone = _how_it_ended(returncode)
+            if returncode is None:
+                worker.kill()
+            self._lost(worker)
+
+    @property
+    def _extra(self) -> dict[str, str]:
+        return {"kafka_cluster": self.spec.name}
+
+    def _lost(self, worker: _Worker) -> None:
+        """The worker died or was killed for hanging: its calls fail, the next call starts
+        a new one."""
+        if worker is not self._worker:
+            return
+        self._worker = None
+        self.restarts += 1
+        self.deaths[worker.cause] += 1
+        log.warning(
+            "Admin API worker (pid %d) %s; a new one starts with the next call",
+            worker.pid,
+            worker.gone,
+            extra=self._extra,
+        )
+        worker.fail_pending(
+            SourceError(
+                f"cluster {self.spec.name!r}: the Admin API worker {worker.gone} with the "
                 "answer in flight: this cycle's answer is lost; a new worker answers the next",
                 kafka_errors.WORKER,
-            ) from None
+            )
+        )
+
+    async def _run(self, method: str, *args: Any) -> Any:
+        worker = await self._running()
+        call_id = next(worker.ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        worker.pending[call_id] = future
+        assert worker.proc.stdin is not None
+        try:
+            try:
+                worker.proc.stdin.write(protocol.frame((call_id, method, args)))
+                await worker.proc.stdin.drain()
+            except ConnectionError:
+                pass  # it died just now: the reader sees its stdout end and fails the call
+            return await asyncio.wait_for(future, self._limit)
         except TimeoutError:
-            self._replace(pool, worker_deaths.HUNG)
+            if worker.gone is None:
+                worker.cause = worker_deaths.HUNG
+                worker.gone = f"did not answer {method} within {self._limit:g}s (killed)"
+                worker.kill()
+                self._lost(worker)
             raise SourceError(
-                f"cluster {self.cluster.name!r}: the Admin API worker did not answer {method} "
-                f"within {limit:g}s: this cycle's answer is lost; it was restarted",
+                f"cluster {self.spec.name!r}: the Admin API worker did not answer {method} "
+                f"within {self._limit:g}s: this cycle's answer is lost; it was restarted",
                 kafka_errors.WORKER,
             ) from None
-
-    def _replace(self, pool: ProcessPoolExecutor, cause: str | None) -> str:
-        """Replace a dead (`cause` None: told by its exit code) or hung worker, count why
-        it ended; returns how, for the message."""
-        if self._pool is not pool:
-            # Another call in flight replaced it already, and counted it.
-            return self._ended.get(id(pool), "died")
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        code = processes[0].exitcode if processes else None
-        cause = cause or worker_deaths.cause_of(code)
-        how = worker_deaths.describe(cause, code)
-        log.warning(
-            "Admin API worker %s; starting a new one",
-            how,
-            extra={"kafka_cluster": self.cluster.name},
-        )
-        self.restarts += 1
-        self.deaths[cause] += 1
-        self._ended = {id(pool): how}  # only the last one: the other calls are in flight
-        self._kill(pool)
-        self._pool, self._pid = None, None
-        return how
-
-    def _kill(self, pool: ProcessPoolExecutor) -> None:
-        pids = {self._pid} if self._pid is not None else set()
-        # Before its first answer the worker's pid is only known to the pool.
-        pids |= set(getattr(pool, "_processes", None) or {})
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        pool.shutdown(wait=False, cancel_futures=True)
+        finally:
+            worker.pending.pop(call_id, None)
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
+        """Kill the worker: the client only reads, so there is nothing to flush, and asking
+        it to exit would wait for a call in flight (an unreachable cluster makes every call
+        wait out its timeout) and for librdkafka's destroy (seen to hang)."""
+        worker, self._worker = self._worker, None
+        if worker is None:
             return
-        # The client only reads: nothing to flush, and its sockets close with the process.
-        # Killed rather than asked to exit, which would wait for a call in flight (an
-        # unreachable cluster makes every call wait out its timeout) and for librdkafka's
-        # destroy (up to a second with brokers up; it has been seen to hang). The pool's
-        # own thread then sees the worker gone and ends, releasing its queues.
-        self._kill(pool)
+        worker.gone = worker.gone or "stopped"
+        worker.kill()
+        worker.fail_pending(SourceError(f"cluster {self.spec.name!r}: the Admin API is closed"))
+        if worker.proc.stdin is not None:
+            worker.proc.stdin.close()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.to_thread(pool.shutdown, True), CLOSE_GRACE)
-        self._pid = None
+            await asyncio.wait_for(worker.proc.wait(), CLOSE_GRACE)
+        if worker.reader_task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(worker.reader_task, CLOSE_GRACE)
 
     async def describe_cluster(self) -> ClusterDescription:
         result: ClusterDescription = await self._run("describe_cluster")

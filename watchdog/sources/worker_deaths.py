@@ -20,7 +20,7 @@ CAUSES = (ABORT, KILLED, EXITED, HUNG)
 
 
 def cause_of(exitcode: int | None) -> str:
-    """The cause for a worker that died with `exitcode` (multiprocessing's: -N for signal N)."""
+    """The cause for a worker that ended with `exitcode` (a returncode: -N for signal N)."""
     if exitcode is not None and exitcode < 0:
         return ABORT if -exitcode == signal.SIGABRT else KILLED
     return EXITED

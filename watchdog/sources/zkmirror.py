@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kazoo.client import KazooClient
@@ -157,9 +157,14 @@ class ZkMirror:
         self._assign: dict[str, _Assignment] = {}
         self._states: dict[tuple[str, int], _PartitionZk] = {}
         self._configs: dict[str, dict[str, str]] = {}
-        # view() rebuilds only the topics that changed since the last view.
+        # view() rebuilds only what changed since the last view: whole topics whose
+        # assignment or config changed (or that went), single partitions whose state node
+        # changed (the common case: a broker failure rewrites thousands of them, spread over
+        # every topic, a few per burst). Unchanged topics and partitions keep their objects,
+        # which is how everything downstream tells what changed (model/incremental.py).
         self._topic_views: dict[str, ZkTopic] = {}
         self._dirty: set[str] = set()
+        self._dirty_partitions: dict[str, set[int]] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -392,7 +397,7 @@ class ZkMirror:
             current = self._assign.get(topic)
             if current is None or current.topic_id != topic_id:
                 return  # the topic went away (or was recreated) meanwhile
-            self._dirty.add(topic)
+            self._dirty_partitions.setdefault(topic, set()).add(partition)
             if data is None or stat is None:
                 self._states.pop((topic, partition), None)
             else:
@@ -428,7 +433,19 @@ class ZkMirror:
                 self._topic_views.pop(name, None)
             else:
                 self._topic_views[name] = topic
+        for name, partitions in self._dirty_partitions.items():
+            if name in self._dirty:
+                continue  # rebuilt whole above
+            old = self._topic_views.get(name)
+            topic = self._patched(old, partitions) if old is not None else None
+            if topic is None:
+                topic = self._topic_view(name)
+            if topic is None:
+                self._topic_views.pop(name, None)
+            else:
+                self._topic_views[name] = topic
         self._dirty.clear()
+        self._dirty_partitions.clear()
         return ZkView(
             taken_at=time.time(),
             cluster_id=self._cluster_id,
@@ -436,8 +453,48 @@ class ZkMirror:
             controller_id=self._controller,
             controller_epoch=self._epoch,
             controller_time=self._controller_time,
-            topics=frozen_map(dict(self._topic_views)),
+            topics=frozen_map(self._topic_views),
         )
+
+    def _partition_view(
+        self, name: str, partition: int, assignment: _Assignment
+    ) -> PartitionState | None:
+        state = self._states.get((name, partition))
+        if state is None:
+            return None  # not read yet (topic being created): no guess
+        return PartitionState(
+            topic=name,
+            partition=partition,
+            leader=state.leader,
+            replicas=assignment.replicas[partition],
+            isr=state.isr,
+            leader_epoch=state.leader_epoch,
+            adding_replicas=assignment.adding.get(partition, ()),
+            removing_replicas=assignment.removing.get(partition, ()),
+            leader_recovery=state.recovery,
+            source_time=state.mtime,
+        )
+
+    def _patched(self, old: ZkTopic, changed: set[int]) -> ZkTopic | None:
+        """`old` with the partitions in `changed` read again, the others kept as they are;
+        None when the set of partitions shown changes (a state node appeared or went):
+        then the whole topic is rebuilt."""
+        assignment = self._assign.get(old.name)
+        if assignment is None:
+            return None
+        partitions = list(old.partitions)
+        where = {p.partition: i for i, p in enumerate(partitions)}
+        for partition in changed:
+            i = where.get(partition)
+            fresh = (
+                self._partition_view(old.name, partition, assignment)
+                if partition in assignment.replicas
+                else None
+            )
+            if i is None or fresh is None:
+                return None
+            partitions[i] = fresh
+        return replace(old, partitions=tuple(partitions))
 
     def _topic_view(self, name: str) -> ZkTopic | None:
         assignment = self._assign.get(name)
@@ -445,23 +502,9 @@ class ZkMirror:
             return None
         partitions = []
         for partition in sorted(assignment.replicas):
-            state = self._states.get((name, partition))
-            if state is None:
-                continue  # not read yet (topic being created): no guess
-            partitions.append(
-                PartitionState(
-                    topic=name,
-                    partition=partition,
-                    leader=state.leader,
-                    replicas=assignment.replicas[partition],
-                    isr=state.isr,
-                    leader_epoch=state.leader_epoch,
-                    adding_replicas=assignment.adding.get(partition, ()),
-                    removing_replicas=assignment.removing.get(partition, ()),
-                    leader_recovery=state.recovery,
-                    source_time=state.mtime,
-                )
-            )
+            view = self._partition_view(name, partition, assignment)
+            if view is not None:
+                partitions.append(view)
         return ZkTopic(
             name,
             assignment.topic_id,

@@ -33,7 +33,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     _, content_type = choose_encoder(request.headers.get("Accept", ""))
     openmetrics = content_type.startswith("application/openmetrics-text")
     gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
-    chunks = request.app[RENDERER].chunks(states, openmetrics=openmetrics, gzipped=gzipped)
+    chunks = await request.app[RENDERER].scrape(states, openmetrics=openmetrics, gzipped=gzipped)
     response = web.StreamResponse(headers={"Content-Type": content_type})
     if gzipped:
         response.headers["Content-Encoding"] = "gzip"

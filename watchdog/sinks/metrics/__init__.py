@@ -11,6 +11,7 @@ docs/metrics.md.
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import time
 import zlib
@@ -32,6 +33,10 @@ from kafka_watchdog.sinks.metrics.families import Families, render
 # Cached bodies kept: one per (format, set of clusters asked for), each for its versions.
 CACHE_ENTRIES = 16
 GZIP_LEVEL = 3  # cheap: the compressed bulk is cached, the per-scrape part is small
+# How often the exposition is checked against the published versions (keep_ready), and for
+# how long after a scrape in a format (OpenMetrics, gzip) that format is prepared in advance.
+PREPARE_EVERY = 0.1
+FORMAT_WANTED_FOR = 600.0
 # A gzip member's header (RFC 1952): magic, deflate, no flags, no mtime, unknown OS.
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
@@ -56,11 +61,22 @@ class _Body:
     # The chunks as raw deflate ending in a sync flush, their CRC-32 and length: made once,
     # on the first gzipped scrape.
     deflated: tuple[bytes, int, int] | None = field(default=None)
+    # The deflate running in a thread (zlib lets the event loop run meanwhile).
+    deflating: asyncio.Future[tuple[bytes, int, int]] | None = field(default=None)
 
     def deflate(self) -> tuple[bytes, int, int]:
         if self.deflated is None:
             self.deflated = _deflate(self.chunks, final=False)
         return self.deflated
+
+    async def deflate_off_loop(self) -> tuple[bytes, int, int]:
+        if self.deflated is not None:
+            return self.deflated
+        if self.deflating is None:
+            self.deflating = asyncio.ensure_future(asyncio.to_thread(_deflate, self.chunks, False))
+        deflated = await asyncio.shield(self.deflating)
+        self.deflated = deflated
+        return deflated
 
 
 class MetricsRenderer:
@@ -72,8 +88,11 @@ class MetricsRenderer:
         config: MetricsConfig | None = None,
         process_registry: CollectorRegistry | None = REGISTRY,
         alerting: Published[AlertingStatus] | None = None,
+        librdkafka_version: Published[str] | None = None,
     ) -> None:
         self.alerting = alerting
+        # As the Admin API workers report it (the daemon's own process never loads it).
+        self.librdkafka_version = librdkafka_version
         self.board = board
         self.config = config or MetricsConfig()
         # process_* and python_* of the daemon itself (RSS, CPU, GC), from prometheus_client.
@@ -81,12 +100,14 @@ class MetricsRenderer:
         self._per_cluster: dict[str, tuple[int, Families]] = {}
         self._compat: tuple[tuple[int, ...], Families] | None = None
         self._bodies: OrderedDict[tuple[bool, tuple[str, ...]], _Body] = OrderedDict()
+        # When a scrape last asked for OpenMetrics, and for gzip (keep_ready prepares them).
+        self._wanted: dict[str, float] = {}
 
     # -- the parts ------------------------------------------------------------------------
 
     def own_families(self, states: Sequence[ClusterState], now: float) -> Families:
         fams = Families()
-        own.build_info(fams)
+        own.build_info(fams, self.librdkafka_version.value if self.librdkafka_version else "")
         for state in states:
             own.collect(fams, state, now)
         if self.alerting is not None:
@@ -164,6 +185,35 @@ class MetricsRenderer:
         with blocks that refer to nothing before them), and the trailer's CRC-32 continues
         the bulk's cached CRC over the tail alone: nothing of the bulk is compressed or
         checksummed again per scrape."""
+        tail, bulk = self._parts(states, openmetrics, now)
+        if gzipped:
+            return self._gzipped(bulk.deflate(), tail)
+        return [*bulk.chunks, tail]
+
+    async def scrape(
+        self,
+        states: Sequence[ClusterState] | None = None,
+        *,
+        openmetrics: bool = False,
+        gzipped: bool = False,
+    ) -> list[bytes]:
+        """`chunks` for an HTTP scrape: the bulk's deflate runs in a thread (or is the one
+        `keep_ready` already started), and the formats asked for are remembered so that
+        `keep_ready` prepares them before the next scrape."""
+        now = time.time()
+        self._wanted["text"] = now
+        if openmetrics:
+            self._wanted["openmetrics"] = now
+        if gzipped:
+            self._wanted["gzip"] = now
+        tail, bulk = self._parts(states, openmetrics, now)
+        if gzipped:
+            return self._gzipped(await bulk.deflate_off_loop(), tail)
+        return [*bulk.chunks, tail]
+
+    def _parts(
+        self, states: Sequence[ClusterState] | None, openmetrics: bool, now: float | None
+    ) -> tuple[bytes, _Body]:
         chosen = self.board.states() if states is None else tuple(states)
         own_part = self.own_families(chosen, time.time() if now is None else now)
         tail = b"".join(
@@ -173,12 +223,39 @@ class MetricsRenderer:
                 b"# EOF\n" if openmetrics else b"",
             ]
         )
-        bulk = self._bulk(chosen, openmetrics)
-        if gzipped:
-            deflated, crc, size = bulk.deflate()
-            trailer = struct.pack("<II", zlib.crc32(tail, crc), (size + len(tail)) & 0xFFFFFFFF)
-            return [GZIP_HEADER, deflated, _deflate([tail], final=True)[0], trailer]
-        return [*bulk.chunks, tail]
+        return tail, self._bulk(chosen, openmetrics)
+
+    @staticmethod
+    def _gzipped(bulk: tuple[bytes, int, int], tail: bytes) -> list[bytes]:
+        deflated, crc, size = bulk
+        trailer = struct.pack("<II", zlib.crc32(tail, crc), (size + len(tail)) & 0xFFFFFFFF)
+        return [GZIP_HEADER, deflated, _deflate([tail], final=True)[0], trailer]
+
+    async def prepare(self) -> None:
+        """Build the bulk of every cluster's exposition now, in each format scraped lately,
+        and its deflate (in a thread) if gzip was: a scrape then only writes it out. Nothing
+        when nobody scraped lately (a daemon that only pages builds no exposition)."""
+        states = self.board.states()
+        recent = time.time() - FORMAT_WANTED_FOR
+        if self._wanted.get("text", 0) <= recent:
+            return
+        formats = [False] + ([True] if self._wanted.get("openmetrics", 0) > recent else [])
+        for openmetrics in formats:
+            body = self._bulk(states, openmetrics)
+            if self._wanted.get("gzip", 0) > recent:
+                await body.deflate_off_loop()
+
+    async def keep_ready(self) -> None:
+        """Prepare the exposition whenever a cluster publishes a new version (a supervised
+        task of the daemon): building it costs up to a few hundred milliseconds at 10,000
+        partitions, which a scrape would otherwise wait for after every offsets cycle."""
+        prepared: tuple[int, ...] | None = None
+        while True:
+            versions = tuple(s.version for s in self.board.states())
+            if versions != prepared:
+                await self.prepare()
+                prepared = versions
+            await asyncio.sleep(PREPARE_EVERY)
 
     def exposition(
         self,

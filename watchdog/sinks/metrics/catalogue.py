@@ -137,7 +137,8 @@ WATCHDOG_METRICS: tuple[Metric, ...] = (
         "build_info",
         "gauge",
         ("version", "python_version", "librdkafka_version"),
-        "Version of kafka-watchdog and of the libraries it reads Kafka with.",
+        "Version of kafka-watchdog and of the libraries it reads Kafka with (librdkafka's as "
+        "the Admin API worker reports it: empty until the first worker started).",
         "",
         _S.WATCHDOG,
         (WD_HEALTH, WD_PROCESS),  # Process: picks the daemon's process_* series out

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import platform
 
-import confluent_kafka
-
 from kafka_watchdog import __version__
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.model.unknown import PART_STAGES
@@ -15,8 +13,10 @@ ZK_STATES = ("CONNECTED", "CONNECTING", "SUSPENDED", "LOST")
 C = "kafka_cluster"
 
 
-def build_info(fams: Families) -> None:
-    versions = [__version__, platform.python_version(), confluent_kafka.libversion()[0]]
+def build_info(fams: Families, librdkafka_version: str = "") -> None:
+    """`librdkafka_version` as the Admin API worker reported it (the daemon's own process
+    does not load librdkafka); empty until a worker has started."""
+    versions = [__version__, platform.python_version(), librdkafka_version]
     fams.gauge(
         "build_info", ["version", "python_version", "librdkafka_version"], scheduled=False
     ).add_metric(versions, 1)
