@@ -426,15 +426,30 @@ class Chaos:
 
     def coordinators(self, groups: Iterable[str]) -> dict[str, int]:
         """Each group's coordinator (FindCoordinator answers for groups not created yet)."""
-        futures = self.cluster.admin.describe_consumer_groups(list(groups), request_timeout=10)
+        # A generous timeout: on a busy machine a coordinator lookup can take seconds.
+        futures = self.cluster.admin.describe_consumer_groups(list(groups), request_timeout=60)
         return {g: f.result().coordinator.id for g, f in futures.items()}
 
     def setup(self) -> None:
         """The workload, then the daemon; returns once the stopped groups' alerts fired."""
         began = time.time()
         cluster = self.cluster
+        # Earlier tests on the session cluster killed and restarted brokers, and a restarted
+        # broker leads nothing until the controller's next imbalance check (5 minutes): give
+        # every partition, __consumer_offsets' included, back to its preferred leader, so
+        # that every broker coordinates groups and leads partitions, as the faults assume.
+        cluster.run_tool(
+            "LeaderElectionCommand",
+            "--election-type",
+            "PREFERRED",
+            "--all-topic-partitions",
+            timeout=120,
+            check=False,  # partitions already led by their preferred leader are refused
+        )
         # Stopped groups coordinated by every broker, so that any broker's fault hits some.
         candidates = self.coordinators(f"{self.prefix}-stop-{i}" for i in range(40))
+        missing = set(cluster.broker_ids) - set(candidates.values())
+        assert not missing, f"brokers {sorted(missing)} coordinate none of 40 groups: {candidates}"
         for broker in cluster.broker_ids:
             mine = sorted(g for g, b in candidates.items() if b == broker)
             self.stopped += mine[: STOPPED_GROUPS // len(cluster.broker_ids) or 1]
@@ -753,4 +768,8 @@ def coordinator_and_leader(run: Chaos, exclude: int) -> int:
         p.leader for p in run.cluster.metadata(run.topic).topics[run.topic].partitions.values()
     }
     candidates = [b for b in set(coordinators.values()) & leaders if b != exclude]
+    assert candidates, (
+        f"no broker but {exclude} both coordinates stopped groups {coordinators} and leads "
+        f"a partition of {run.topic} (leaders {sorted(leaders)})"
+    )
     return max(candidates, key=lambda b: list(coordinators.values()).count(b))
