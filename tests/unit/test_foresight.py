@@ -225,6 +225,14 @@ def test_tracker_carries_the_last_forecast_while_its_inputs_are_unknown() -> Non
     blind = observe(group(None, None, NOW), frozen_map({("t", 0): (None, None)}), NOW + 1)
     assert blind["g"].partitions[0] == first
     assert blind["g"].topics["t"].catchup_seconds == INF
+    # Rates unknown for a cycle (too few commit samples in the window) while the lag and
+    # the retention bound are known: the time to catch up is carried on its own.
+    thin = tracker.observe(
+        group(3000, 3000, None), lambda g, tp: [], frozen_map({("t", 0): (0, 3000)}), config, {},
+        NOW + 1.5,
+    )  # fmt: skip
+    assert thin["g"].partitions[0].catchup_seconds == INF
+    assert thin["g"].partitions[0].retention_seconds is not None
     # The next answer replaces it: a group that is caught up is told so.
     back = observe(group(0, 3100, None), frozen_map({("t", 0): (0, 3100)}), NOW + 2)
     assert back["g"].partitions[0].catchup_seconds == 0.0

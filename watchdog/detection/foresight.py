@@ -249,13 +249,15 @@ class ForesightTracker:
                     start_rate=start_rate,
                 )
                 catchup = catchup_seconds(p.lag, p.lag_seconds, rate, self.caught_up_within)
+                # Nothing to forecast from this cycle for one of the two (the group's lag,
+                # the log's offsets or the commit rates are unknown, carried, or too few
+                # yet): that one's last forecast stands, each on its own, rather than its
+                # series vanishing for a group that still exists.
                 last = self._last.get((group_id, tp))
-                if catchup is None and seconds is None and last is not None:
-                    # Nothing to forecast from this cycle (the group's lag or the log's
-                    # offsets are unknown, carried): the last forecast stands, rather than
-                    # its series vanishing for a group that still exists.
-                    parts.append(last)
-                    continue
+                if last is not None and catchup is None:
+                    catchup, rate = last.catchup_seconds, rate or last.rates
+                if last is not None and seconds is None:
+                    seconds, basis = last.retention_seconds, last.retention_basis
                 parts.append(
                     PartitionForesight(
                         p.topic,
