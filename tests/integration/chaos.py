@@ -32,7 +32,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from testcluster import KafkaCluster, RateConsumer
 from tests.integration.daemon import Daemon
+from tests.integration.loopback import QuietHandler, serve
 
 # Alerting timings: short, so an incident is told within seconds.
 EVALUATION_INTERVAL = 0.5
@@ -113,7 +113,7 @@ class Pager:
         self.lock = threading.Lock()
         pager = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 doc = json.loads(self.rfile.read(length) or b"{}")
@@ -123,12 +123,8 @@ class Pager:
                 self.end_headers()
                 self.wfile.write(b'{"status":"success"}')
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve(Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def _record(self, doc: dict[str, Any]) -> None:
         key, action = doc["dedup_key"], doc["event_action"]

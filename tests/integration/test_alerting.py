@@ -13,7 +13,6 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.daemon import Daemon, free_port
+from tests.integration.loopback import QuietHandler, serve
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ class Receiver:
         self.lock = threading.Lock()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 doc = json.loads(self.rfile.read(length) or b"{}")
@@ -51,12 +51,8 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(b'{"status":"success"}')
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve(Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def at(self, path: str) -> list[dict[str, Any]]:
         with self.lock:

@@ -19,7 +19,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import pytest
 
 from testcluster.certs import CertificateAuthority
 from tests.integration.daemon import Daemon, free_port
+from tests.integration.loopback import QuietHandler, serve
 from tests.integration.test_alerting import Receiver
 
 
@@ -207,7 +207,7 @@ class Answering:
         self.release = threading.Event()
         answering = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 answering.posts += 1
@@ -220,12 +220,8 @@ class Answering:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve(Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
         self.release.set()
