@@ -349,7 +349,11 @@ class ClusterWatcher:
             answered = await self.admin.groups(known=known)
         except PartialAnswer as exc:  # some groups unanswered: the rest is still news
             answered, unknown, incomplete = exc.value, exc.unknown, exc.incomplete
-            self._record_failure("groups", started, str(exc), exc.reason, partial=True)
+            # How many are unknown, from the answer itself: the published unknowns are
+            # updated later, with the groups they describe.
+            self._record_failure(
+                "groups", started, str(exc), exc.reason, partial=True, parts=len(exc.unknown)
+            )
         except SourceError as exc:
             unknown, incomplete = dict.fromkeys(last, exc.reason), True
             self._record_failure("groups", started, str(exc), exc.reason)
@@ -678,6 +682,7 @@ class ClusterWatcher:
         reason: str = "error",
         *,
         partial: bool = False,
+        parts: int | None = None,
     ) -> None:
         now = time.time()
         # One warning when a stage starts failing, then one every REPEAT_WARNING_AFTER while
@@ -687,7 +692,7 @@ class ClusterWatcher:
         health = self.health.stages[stage]
         starts_failing = health.consecutive_failures == 0
         self._set_stage(stage, health.failed(started, now, error, reason, partial=partial))
-        told = (partial, reason, self._unknown_count(stage))
+        told = (partial, reason, self._unknown_count(stage) if parts is None else parts)
         changed = partial and self._last_told.get(stage) != told
         self._last_told[stage] = told
         last = self._last_warned.get(stage, 0.0)
