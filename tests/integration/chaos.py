@@ -288,6 +288,17 @@ class PartitionTruth:
         return self.leader < 0 or len(self.isr) < min_isr
 
 
+def short_timeouts(cluster: KafkaCluster) -> str:
+    """A client config for Kafka's tools while a broker is paused: the paused broker stays
+    in the metadata for a while and accepts connections it never answers, so the tools'
+    default 30 s requests to it (and 60 s API timeout) outlast the oracle's patience; short
+    requests make them go to a live broker instead."""
+    config = cluster.workdir / "chaos-short-timeouts.properties"
+    if not config.exists():
+        config.write_text("request.timeout.ms=5000\ndefault.api.timeout.ms=30000\n")
+    return str(config)
+
+
 def topic_command(cluster: KafkaCluster, topic: str) -> dict[int, PartitionTruth]:
     """TopicCommand --describe of one topic: partition -> leader, replicas, ISR."""
     out = cluster.run_tool(
@@ -295,8 +306,10 @@ def topic_command(cluster: KafkaCluster, topic: str) -> dict[int, PartitionTruth
         "--describe",
         "--topic",
         topic,
+        "--command-config",
+        short_timeouts(cluster),
         bootstrap=cluster.live_bootstrap_servers,
-        timeout=60,
+        timeout=90,
     )
 
     def ids(text: str) -> tuple[int, ...]:
@@ -324,8 +337,10 @@ def group_command(cluster: KafkaCluster, groups: Iterable[str]) -> dict[str, dic
         "ConsumerGroupCommand",
         "--describe",
         *args,
+        "--command-config",
+        short_timeouts(cluster),
         bootstrap=cluster.live_bootstrap_servers,
-        timeout=60,
+        timeout=90,
         check=False,
     )
     lags: dict[str, dict[int, int]] = defaultdict(dict)
