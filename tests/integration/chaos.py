@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from testcluster import KafkaCluster, RateConsumer
@@ -290,6 +290,15 @@ class PartitionTruth:
         return self.leader < 0 or len(self.isr) < min_isr
 
 
+# A coordinator moving or loading its groups: the lookup is asked again.
+_MOVING = {
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.NOT_COORDINATOR,
+    KafkaError._TIMED_OUT,
+}
+
+
 def short_timeouts(cluster: KafkaCluster) -> str:
     """A client config for Kafka's tools while a broker is paused: the paused broker stays
     in the metadata for a while and accepts connections it never answers, so the tools'
@@ -444,9 +453,24 @@ class Chaos:
 
     def coordinators(self, groups: Iterable[str]) -> dict[str, int]:
         """Each group's coordinator (FindCoordinator answers for groups not created yet)."""
-        # A generous timeout: on a busy machine a coordinator lookup can take seconds.
-        futures = self.cluster.admin.describe_consumer_groups(list(groups), request_timeout=60)
-        return {g: f.result().coordinator.id for g, f in futures.items()}
+        # Right after leadership moved (the preferred election in setup) a new coordinator
+        # answers COORDINATOR_LOAD_IN_PROGRESS while it loads its groups: ask those again
+        # until every group has its coordinator.
+        found: dict[str, int] = {}
+        left = list(groups)
+        deadline = time.monotonic() + 120
+        while left:
+            futures = self.cluster.admin.describe_consumer_groups(left, request_timeout=60)
+            for group, future in futures.items():
+                try:
+                    found[group] = future.result().coordinator.id
+                except KafkaException as exc:
+                    if exc.args[0].code() not in _MOVING or time.monotonic() > deadline:
+                        raise
+            left = [g for g in left if g not in found]
+            if left:
+                time.sleep(0.5)
+        return found
 
     def setup(self) -> None:
         """The workload, then the daemon; returns once the stopped groups' alerts fired."""
