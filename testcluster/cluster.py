@@ -535,6 +535,23 @@ class KafkaCluster(ABC):
         """Bootstrap list without paused or dead brokers (for clients started mid-failure)."""
         return ",".join(n.bootstrap for n in self.brokers.values() if n.healthy)
 
+    def fault_tool_config(self) -> str:
+        """A client config file for Kafka's tools while a broker is paused or gone.
+
+        A paused broker stays in the metadata for a while and accepts connections it never
+        answers: short requests (5 s) make the tools go to a live broker instead of waiting
+        the default 30 s on it. The API timeout (60 s) outlasts a live broker's own 30 s
+        request to the controller: a KRaft broker forwards some calls (ListPartitionReassignments,
+        which TopicCommand --describe makes) to the controller it last knew, which can be the
+        paused node for a while after a controller change (its log then says "name=forwarding]
+        Disconnecting from node N due to request timeout"); it answers once it has given up on
+        that node and asked the new controller. Run the tool with a timeout above 60 s.
+        """
+        config = self.workdir / "fault-tool.properties"
+        if not config.exists():
+            config.write_text("request.timeout.ms=5000\ndefault.api.timeout.ms=60000\n")
+        return str(config)
+
     def run_tool(
         self,
         main_class: str,

@@ -299,17 +299,6 @@ _MOVING = {
 }
 
 
-def short_timeouts(cluster: KafkaCluster) -> str:
-    """A client config for Kafka's tools while a broker is paused: the paused broker stays
-    in the metadata for a while and accepts connections it never answers, so the tools'
-    default 30 s requests to it (and 60 s API timeout) outlast the oracle's patience; short
-    requests make them go to a live broker instead."""
-    config = cluster.workdir / "chaos-short-timeouts.properties"
-    if not config.exists():
-        config.write_text("request.timeout.ms=5000\ndefault.api.timeout.ms=30000\n")
-    return str(config)
-
-
 def topic_command(cluster: KafkaCluster, topic: str) -> dict[int, PartitionTruth]:
     """TopicCommand --describe of one topic: partition -> leader, replicas, ISR."""
     out = cluster.run_tool(
@@ -318,7 +307,7 @@ def topic_command(cluster: KafkaCluster, topic: str) -> dict[int, PartitionTruth
         "--topic",
         topic,
         "--command-config",
-        short_timeouts(cluster),
+        cluster.fault_tool_config(),
         bootstrap=cluster.live_bootstrap_servers,
         timeout=90,
     )
@@ -349,7 +338,7 @@ def group_command(cluster: KafkaCluster, groups: Iterable[str]) -> dict[str, dic
         "--describe",
         *args,
         "--command-config",
-        short_timeouts(cluster),
+        cluster.fault_tool_config(),
         bootstrap=cluster.live_bootstrap_servers,
         timeout=90,
         check=False,
@@ -491,7 +480,7 @@ class Chaos:
                     "PREFERRED",
                     "--all-topic-partitions",
                     "--admin.config",
-                    short_timeouts(cluster),
+                    cluster.fault_tool_config(),
                     timeout=120,
                     check=False,  # partitions led by their preferred leader are refused
                 )

@@ -124,9 +124,7 @@ def test_topic_command_agrees_with_the_admin_api_while_a_follower_is_paused(
         f"paused broker {follower} out of every ISR of {topic}",
     )
     admin_urp = {p for p in (0, 1) if len(cluster.isr_of(topic, p)) < 3}
-    # The paused broker is still in the metadata; keep the tool's requests to it short.
-    config = cluster.workdir / "short-timeouts.properties"
-    config.write_text("request.timeout.ms=5000\ndefault.api.timeout.ms=30000\n")
+    config = cluster.fault_tool_config()
     out = cluster.run_tool(
         "TopicCommand",
         "--describe",
@@ -134,8 +132,9 @@ def test_topic_command_agrees_with_the_admin_api_while_a_follower_is_paused(
         "--topic",
         topic,
         "--command-config",
-        str(config),
+        config,
         bootstrap=cluster.live_bootstrap_servers,
+        timeout=90,
     )
     listed = {int(p) for p in re.findall(r"Partition:\s*(\d+)", out)}
     assert listed == admin_urp == {0, 1}, out
@@ -146,8 +145,9 @@ def test_topic_command_agrees_with_the_admin_api_while_a_follower_is_paused(
         "--topic",
         topic,
         "--command-config",
-        str(config),
+        config,
         bootstrap=cluster.live_bootstrap_servers,
+        timeout=90,
     )
     assert {int(p) for p in re.findall(r"Partition:\s*(\d+)", at_min)} == {0, 1}, at_min
 
