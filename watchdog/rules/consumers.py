@@ -24,9 +24,7 @@ def _unknown(parts: list[PartitionLag]) -> float | None:
 
 def lag_messages(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
     threshold = rule.threshold or 0
-    for group_id, lag in state.lag.items():
-        if not rule.group_ok(group_id):
-            continue
+    for group_id, lag in rule.watched_groups(state.lag):
         for topic, parts in lag.by_topic().items():
             if not rule.topic_ok(topic):
                 continue
@@ -49,9 +47,7 @@ def lag_messages(rule: Settings, state: ClusterState, now: float) -> Iterator[Fi
 
 def lag_seconds(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
     threshold = rule.threshold or 0
-    for group_id, lag in state.lag.items():
-        if not rule.group_ok(group_id):
-            continue
+    for group_id, lag in rule.watched_groups(state.lag):
         for topic, parts in lag.by_topic().items():
             if not rule.topic_ok(topic):
                 continue
@@ -82,9 +78,7 @@ def lag_seconds(rule: Settings, state: ClusterState, now: float) -> Iterator[Fin
 
 
 def stalled(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
-    for group_id, lag in state.lag.items():
-        if not rule.group_ok(group_id):
-            continue
+    for group_id, lag in rule.watched_groups(state.lag):
         behind = sum(p.lag or 0 for p in lag.partitions)
         since = lag.stale_since
         if lag.status in (LagStatus.STALL, LagStatus.STOP):
@@ -116,9 +110,7 @@ def stalled(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding
 
 
 def commit_beyond_end(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
-    for group_id, lag in state.lag.items():
-        if not rule.group_ok(group_id):
-            continue
+    for group_id, lag in rule.watched_groups(state.lag):
         for p in lag.partitions:
             if p.log_end is not None and p.committed > p.log_end and rule.topic_ok(p.topic):
                 yield rule.finding(

@@ -27,9 +27,7 @@ def duration(seconds: float) -> str:
 
 def catchup(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
     threshold = rule.threshold or 0
-    for group_id, seen in state.foresight.items():
-        if not rule.group_ok(group_id):
-            continue
+    for group_id, seen in rule.watched_groups(state.foresight):
         lag = state.lag.get(group_id)
         totals = lag.by_topic() if lag is not None else {}
         for topic, t in seen.topics.items():
@@ -54,9 +52,7 @@ def catchup(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding
 
 def retention_risk(rule: Settings, state: ClusterState, now: float) -> Iterator[Finding]:
     threshold = rule.threshold or 0
-    for group_id, seen in state.foresight.items():
-        if not rule.group_ok(group_id):
-            continue
+    for group_id, seen in rule.watched_groups(state.foresight):
         for p in seen.partitions:
             left = p.retention_seconds
             if left is None or left > threshold or p.below_log_start:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.rules.finding import Finding
 
 Severity = Literal["critical", "warning", "info"]
+V = TypeVar("V")
 RUNBOOKS = "docs/runbooks"
 # Where the runbooks (docs/runbooks/<rule>.md) are served: the one base of every absolute
 # runbook link, the daemon's (`alerting.runbook_base_url` defaults to it) and the generated
@@ -106,6 +107,10 @@ class Settings:
 
     def group_ok(self, group: str) -> bool:
         return self.groups is None or self.groups.allows(group)
+
+    def watched_groups(self, by_group: Mapping[str, V]) -> Iterator[tuple[str, V]]:
+        """The (group, value) pairs of the groups this rule watches (its `groups` scope)."""
+        return ((g, v) for g, v in by_group.items() if self.group_ok(g))
 
     def finding(
         self,
