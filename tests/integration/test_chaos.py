@@ -7,8 +7,9 @@ One run per cluster kind on the session cluster (shared with the rest of the sui
 cluster of its own), its faults in sequence, each healed before the next:
 - ZooKeeper mode: the coordinator of some groups (also a partition leader) SIGKILLed, the
   watchdog restarted at once (while its groups are unlisted); the controller SIGKILLed; two
-  followers SIGSTOPped at once; a ZooKeeper follower, then the ZooKeeper leader killed
-  (quorum lost: the Admin API path must go on).
+  followers SIGSTOPped at once; the ZooKeeper leader SIGSTOPped alone (a new one elected);
+  a ZooKeeper follower, then the ZooKeeper leader killed (quorum lost: the Admin API path
+  must go on).
 - KRaft: the coordinator of some groups (also a leader) SIGSTOPped, the watchdog restarted
   at once; the active controller SIGKILLed; two followers SIGSTOPped (the quorum loses its
   majority while the active controller lives); the active controller and another node
@@ -84,6 +85,33 @@ def test_chaos_zookeeper_mode(zk_run: Chaos) -> None:
         lambda: [cluster.broker(b).pause() for b in paused],
     )
 
+    # ZooKeeper: its leader paused alone. The other two elect a new leader and keep the
+    # quorum; every server drops its clients meanwhile, so the brokers' and the watchdog's
+    # sessions move (a broker's may even expire on a busy machine: it may rightly go and
+    # come back). The Admin API and TopicCommand answer throughout; the watchdog restarted
+    # with a frozen server in its connect string must find a live one.
+    zk_leader = next(i for i, m in cluster.zk_modes().items() if m == "leader")
+    run.explain("zookeeper_session_lost")
+    run.explain_fault(cluster.broker_ids)
+    paused_at = time.time()
+
+    def zookeeper_moved_on() -> bool:
+        moved = any(m == "leader" for i, m in cluster.zk_modes().items() if i != zk_leader)
+        connected = run.scraper.value("kafka_watchdog_zookeeper_session_state", state="CONNECTED")
+        collected = run.scraper.value(
+            "kafka_watchdog_last_collection_success_timestamp_seconds", stage="metadata"
+        )
+        return moved and connected == 1 and (collected or 0) > paused_at
+
+    fault(
+        run,
+        "ZooKeeper leader paused: the other two elect a new one",
+        [],
+        cluster.zookeeper(zk_leader).pause,
+        seen=zookeeper_moved_on,
+        blinds=False,
+    )
+
     # ZooKeeper: a follower, then the leader as well (the quorum is lost).
     modes = cluster.zk_modes()
     leader = next(i for i, m in modes.items() if m == "leader")
@@ -93,7 +121,6 @@ def test_chaos_zookeeper_mode(zk_run: Chaos) -> None:
     # The watchdog's session moves to a live server if it was on that one: still connected.
     wait(lambda: run.scraper.value("kafka_watchdog_zookeeper_session_state", state="CONNECTED"),
          "the ZooKeeper session to stay or come back connected")  # fmt: skip
-    run.explain("zookeeper_session_lost")
     lost_at = time.time()
 
     def admin_goes_on() -> None:
