@@ -6,8 +6,8 @@
 
 Faults, drawn with `random.Random(seed)` (the same seed draws the same sequence): one
 broker SIGKILLed or SIGSTOPped (the controller, a coordinator of the stopped groups, or any),
-two brokers SIGSTOPped at once, and in ZooKeeper mode a ZooKeeper node killed; about one
-fault in three restarts the watchdog in its middle. Bounded: one fault at a time, each
+two brokers SIGSTOPped at once, and in ZooKeeper mode a ZooKeeper node killed or SIGSTOPped;
+about one fault in three restarts the watchdog in its middle. Bounded: one fault at a time, each
 healed (every node back, every under-replicated partition caught up) before the next, so
 the cluster never loses data and the run can go on for hours.
 
@@ -33,7 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from testcluster import KafkaCluster, KraftCluster, ZkKafkaCluster
 from tests.integration.chaos import Chaos, fault
 
-KINDS = ("broker killed", "broker paused", "two brokers paused", "zookeeper node killed")
+KINDS = (
+    "broker killed",
+    "broker paused",
+    "two brokers paused",
+    "zookeeper node killed",
+    "zookeeper node paused",
+)
 
 
 def draw(rng: random.Random, cluster: KafkaCluster) -> tuple[str, list[int]]:
@@ -43,7 +49,7 @@ def draw(rng: random.Random, cluster: KafkaCluster) -> tuple[str, list[int]]:
     brokers = sorted(cluster.broker_ids)
     if kind == "two brokers paused":
         return kind, sorted(rng.sample(brokers, 2))
-    if kind == "zookeeper node killed":
+    if kind.startswith("zookeeper node"):
         assert isinstance(cluster, ZkKafkaCluster)
         return kind, [rng.choice(sorted(cluster.zk_modes()))]
     # The controller half the time: the fault that moves most state at once.
@@ -70,15 +76,22 @@ def soak(cluster: KafkaCluster, workdir: Path, minutes: float, seed: int) -> int
             kind, hit = draw(rng, cluster)
             restart = rng.random() < 1 / 3
             name = f"#{sum(kinds.values()) + 1} {kind}{' + watchdog restart' if restart else ''}"
-            if kind == "zookeeper node killed":
+            if kind.startswith("zookeeper node"):
                 assert isinstance(cluster, ZkKafkaCluster)
                 node = cluster.zookeeper(hit[0])
-                # One ZooKeeper node of three: the quorum stays and the Admin path goes on.
-                # The watchdog's session, if it was on that node, is suspended until it
-                # moves to another: zookeeper_session_lost (for 0s here) may page for it.
+                # One ZooKeeper node of three, killed or frozen: the quorum stays and the
+                # Admin path goes on. The watchdog's session, if it was on that node (or on
+                # any, when the node was the leader: every server drops its clients while a
+                # new one is elected), is suspended until it moves: zookeeper_session_lost
+                # (for 0s here) may page for it. A broker's session may expire the same way
+                # on a busy machine: that broker may rightly go and come back.
                 run.note(f"{name}: {hit}")
                 run.explain("zookeeper_session_lost")
-                node.kill()
+                run.explain_fault(cluster.broker_ids)
+                if kind.endswith("killed"):
+                    node.kill()
+                else:
+                    node.pause()
                 if restart:
                     run.restart_daemon()
                 run.settled()
