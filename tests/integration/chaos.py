@@ -42,7 +42,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from testcluster import KafkaCluster, RateConsumer
 from testcluster.tools import ToolError
 from tests.integration.daemon import Daemon
-from tests.integration.loopback import QuietHandler, serve
+from tests.integration.loopback import Receiver
 
 # Alerting timings: short, so an incident is told within seconds.
 EVALUATION_INTERVAL = 0.5
@@ -106,29 +106,15 @@ class Page:
     labels: dict[str, str]  # the alert's labels (rule and subject), from its trigger
 
 
-class Pager:
+class Pager(Receiver):
     """A PagerDuty Events API v2 endpoint on loopback: every event, in arrival order."""
 
     def __init__(self) -> None:
         self.pages: list[Page] = []
         self._labels: dict[str, dict[str, str]] = {}
-        self.lock = threading.Lock()
-        pager = self
+        super().__init__()
 
-        class Handler(QuietHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                doc = json.loads(self.rfile.read(length) or b"{}")
-                pager._record(doc)
-                self.send_response(202)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b'{"status":"success"}')
-
-        self.server = serve(Handler)
-        self.port = self.server.server_address[1]
-
-    def _record(self, doc: dict[str, Any]) -> None:
+    def record(self, path: str, doc: dict[str, Any]) -> None:
         key, action = doc["dedup_key"], doc["event_action"]
         with self.lock:
             if action == "trigger":
@@ -138,10 +124,6 @@ class Pager:
     def since(self, at: float) -> list[Page]:
         with self.lock:
             return [p for p in self.pages if p.at >= at]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def subject(labels: dict[str, str]) -> tuple[str, ...]:

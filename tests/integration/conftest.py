@@ -25,6 +25,7 @@ import pytest
 from testcluster import KafkaCluster, KraftCluster, ZkKafkaCluster, reap
 from testcluster.memory import RssPeaks, RssSampler
 from testcluster.secure import SecureKraftCluster
+from tests.integration.loopback import Receiver
 
 HERE = Path(__file__).parent
 
@@ -179,3 +180,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         figures["session_seconds"] = elapsed
         Path(path).write_text(json.dumps(figures, indent=2) + "\n")
         write(f"figures written to {path}")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A JSON webhook on loopback that records what the daemon sends."""
+    r = Receiver()
+    yield r
+    r.close()

@@ -8,7 +8,6 @@ import json
 import math
 import shutil
 import subprocess
-import threading
 import time
 import urllib.request
 import uuid
@@ -22,52 +21,9 @@ from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.daemon import Daemon, free_port
-from tests.integration.loopback import QuietHandler, serve
+from tests.integration.loopback import Receiver
 
 pytestmark = pytest.mark.integration
-
-
-class Receiver:
-    """Records every POST; answers 503 while `down` (a receiver outage)."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[str, dict[str, Any]]] = []
-        self.down = False
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(QuietHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                doc = json.loads(self.rfile.read(length) or b"{}")
-                if receiver.down:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                with receiver.lock:
-                    receiver.posts.append((self.path, doc))
-                self.send_response(202)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b'{"status":"success"}')
-
-        self.server = serve(Handler)
-        self.port = self.server.server_address[1]
-
-    def at(self, path: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [doc for p, doc in self.posts if p == path]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 # The alerting timings of these tests, short so that an incident is told within seconds.

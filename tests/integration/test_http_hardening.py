@@ -18,7 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,7 @@ import pytest
 
 from testcluster.certs import CertificateAuthority
 from tests.integration.daemon import Daemon, free_port
-from tests.integration.loopback import QuietHandler, serve
-from tests.integration.test_alerting import Receiver
+from tests.integration.loopback import Loopback, QuietHandler, Receiver
 
 
 def unseen(**alerting: Any) -> dict[str, Any]:
@@ -199,7 +198,7 @@ def test_250_idle_sockets_at_256_open_files_do_not_take_metrics_down(tmp_path: P
         assert daemon.terminate() == 0
 
 
-class Answering:
+class Answering(Loopback):
     """A webhook that answers every POST with a fixed status (and headers), or hangs."""
 
     def __init__(self, status: int, headers: dict[str, str] | None = None, hang: bool = False):
@@ -220,20 +219,11 @@ class Answering:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-        self.server = serve(Handler)
-        self.port = self.server.server_address[1]
+        super().__init__(Handler)
 
     def close(self) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
+        super().close()
 
 
 def counter(daemon: Daemon, name: str, receiver: str) -> float:

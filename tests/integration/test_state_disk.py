@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.integration.daemon import Daemon, free_port
-from tests.integration.test_alerting import Receiver
+from tests.integration.loopback import Receiver
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tmpfs: needs root")
 
@@ -82,13 +82,6 @@ def metric(daemon: Daemon, name: str) -> float | None:
         if line.startswith(name + " ") or line.startswith(name + "{"):
             return float(line.rsplit(" ", 1)[1])
     return None
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def test_a_full_state_disk_does_not_stop_the_page_nor_page_twice(
