@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from os import PathLike
 
 from testcluster.broker import KafkaNode, replication_config
@@ -34,6 +34,7 @@ class ZkKafkaCluster(KafkaCluster):
         self.zk_count = zk_nodes
         self.chroot = "/" + chroot.strip("/") if chroot.strip("/") else ""
         self.zookeepers: dict[int, ZooKeeperNode] = {}
+        self.restarted_after_expiry: dict[int, int] = {}
 
     def _fetch_dist(self) -> KafkaDist:
         return zookeeper_dist()
@@ -100,6 +101,30 @@ class ZkKafkaCluster(KafkaCluster):
     def _zk_serving(self) -> bool:
         self.check_alive(self.zookeepers.values())
         return not self.zk_problems()
+
+    def check_alive(self, nodes: Iterable[Node] | None = None) -> None:
+        """As the base class, but a broker whose ZooKeeper session expired while it started
+        is started again (at most twice), as its supervisor (systemd, Kubernetes) would:
+        Kafka exits then ("Exiting Kafka due to fatal exception during startup ...
+        ZooKeeperClientExpiredException") and does not come back by itself. On a busy
+        machine the brokers' 6 s session can run out during start-up."""
+        for node in self.members if nodes is None else nodes:
+            if isinstance(node, KafkaNode) and self._expired_at_startup(node):
+                self.restarted_after_expiry[node.node_id] = (
+                    self.restarted_after_expiry.get(node.node_id, 0) + 1
+                )
+                node.start()
+        super().check_alive(nodes)
+
+    def _expired_at_startup(self, node: KafkaNode) -> bool:
+        if node.running or node.process.returncode != 1:
+            return False
+        if self.restarted_after_expiry.get(node.node_id, 0) >= 2:
+            return False
+        tail = node.log_tail(60)
+        return (
+            "fatal exception during startup" in tail and "ZooKeeperClientExpiredException" in tail
+        )
 
     def zk_modes(self) -> dict[int, str | None]:
         """Each ZooKeeper node's `srvr` mode; None where it is not serving."""
