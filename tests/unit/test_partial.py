@@ -364,3 +364,37 @@ def test_40_no_answer_about_the_controller_is_not_a_missing_controller() -> None
     (found,) = evaluate({"controller_missing": rules["controller_missing"]}, [said], NOW)[0]
     assert found.summary == "no active controller is known"
     assert holding(rules, [said], NOW)(alert) is None
+
+
+def test_41_under_min_isr_holds_until_the_configs_answer_after_a_restart() -> None:
+    # Restarted while a partition's ISR was short: the first snapshot (metadata) comes
+    # before DescribeConfigs has answered or even failed, so min.insync.replicas is not
+    # known and no finding is made: the alert holds since the start, it does not resolve.
+    rules = effective_rules({})
+    f = Finding("under_min_isr", "critical",
+                {"kafka_cluster": "prod", "topic": "t", "partition": "0"}, "below")  # fmt: skip
+    alert = Alert(f, State.FIRING, 1.0, 1.0, fired_at=1.0)
+    base = state(events_since=7.0)
+    assert base.snapshot is not None
+    topics = {"t": dataclasses.replace(base.snapshot.topics["t"], config=TopicConfig())}
+    unasked = dataclasses.replace(
+        base, snapshot=dataclasses.replace(base.snapshot, topics=frozen_map(topics))
+    )
+    assert evaluate({"under_min_isr": rules["under_min_isr"]}, [unasked], NOW)[0] == []
+    assert holding(rules, [unasked], NOW)(alert) == 7.0
+    # Its configs answered (min.insync.replicas 1, ISR 1 of 1): a real answer, it resolves.
+    assert holding(rules, [base], NOW)(alert) is None
+    # The topic is gone: a real answer too.
+    gone = dataclasses.replace(base, snapshot=dataclasses.replace(base.snapshot, topics={}))
+    assert holding(rules, [gone], NOW)(alert) is None
+
+
+def test_42_partly_blind_holds_until_its_stage_has_tried_after_a_restart() -> None:
+    rules = effective_rules({})
+    f = Finding("partly_blind", "warning", {"kafka_cluster": "prod", "stage": "groups"}, "part")
+    alert = Alert(f, State.FIRING, 1.0, 1.0, fired_at=1.0)
+    started = state(events_since=7.0)  # the groups stage has not finished an attempt yet
+    assert holding(rules, [started], NOW)(alert) == 7.0
+    health = started.health
+    tried = health.with_stage(health.stages["groups"].succeeded(NOW - 1, NOW))
+    assert holding(rules, [dataclasses.replace(started, health=tried)], NOW)(alert) is None

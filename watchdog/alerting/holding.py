@@ -9,7 +9,10 @@ read from a stale view. An alert without a finding is held, not resolved, when:
   missing from an incomplete listing (a broker did not answer ListGroups; or, right after a
   start, no listing has answered yet);
 - it judges a topic's configs (under_min_isr, risky_topic_config) and they are unknown
-  (DescribeConfigs failed for the topic, or has not answered since the start);
+  (DescribeConfigs failed for the topic, or has not answered for it since the start: the
+  topic's min.insync.replicas is not known);
+- it is partly_blind and its stage has not finished an attempt since the start (a restart
+  while the stage was blind: whether it still is, nobody has asked yet);
 - it is controller_missing and no source has answered about the controller (KRaft: the
   quorum stage has not answered since the start);
 - it is an event alert (a rule with `keep_firing_for`: unclean elections, truncations,
@@ -55,6 +58,14 @@ def holding(
             since = state.unknown.configs.get(topic)
             if since is not None:
                 return since
+            known = state.snapshot.topics.get(topic) if state.snapshot is not None else None
+            if known is not None and known.config.min_insync_replicas is None:
+                return state.events_since
+        stage = labels.get("stage")
+        if alert.finding.rule == "partly_blind" and stage is not None:
+            health = state.health.stages.get(stage)
+            if health is not None and health.attempts_total == 0:
+                return state.events_since
         if (
             alert.finding.rule == "controller_missing"
             and state.snapshot is not None
