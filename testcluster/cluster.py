@@ -344,8 +344,14 @@ class KafkaCluster(ABC):
                 stuck |= set(part.replicas) - set(part.isrs)
         return sorted(stuck & set(self.brokers))
 
+    def supervise(self) -> None:  # noqa: B027 (a hook: most kinds supervise nothing)
+        """Start again what a supervisor (systemd, Kubernetes) would: nothing here; the
+        ZooKeeper-mode cluster restarts a broker that exited at start-up."""
+
     def check_alive(self, nodes: Iterable[Node] | None = None) -> None:
-        """Raise ProcessDied (with its log tail) if a JVM of the cluster has exited."""
+        """Raise ProcessDied (with its log tail) if a JVM of the cluster has exited (after
+        `supervise` has started again what it would)."""
+        self.supervise()
         for node in self.members if nodes is None else nodes:
             if not node.running:
                 raise ProcessDied(
@@ -582,7 +588,8 @@ class KafkaCluster(ABC):
         interval: float = 0.2,
         describe: Callable[[], str] | None = None,
     ) -> T:
-        """`wait_for` whose failure message also carries the process states."""
+        """`wait_for` whose failure message also carries the process states; the cluster's
+        supervisor runs at every poll."""
 
         def diagnostics() -> str:
             text = describe() + "\n" if describe is not None else ""
@@ -592,7 +599,11 @@ class KafkaCluster(ABC):
                 + ", ".join(f"{n.name}={n.process.state}" for n in self.members)
             )
 
-        return wait_for(predicate, timeout, what, interval=interval, diagnostics=diagnostics)
+        def supervised() -> T:
+            self.supervise()
+            return predicate()
+
+        return wait_for(supervised, timeout, what, interval=interval, diagnostics=diagnostics)
 
     def log_tails(self, n: int = 40) -> dict[str, str]:
         """The last `n` lines of every process's log, by process name."""

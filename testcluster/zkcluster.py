@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from os import PathLike
 
 from testcluster.broker import KafkaNode, replication_config
@@ -102,19 +102,18 @@ class ZkKafkaCluster(KafkaCluster):
         self.check_alive(self.zookeepers.values())
         return not self.zk_problems()
 
-    def check_alive(self, nodes: Iterable[Node] | None = None) -> None:
-        """As the base class, but a broker whose ZooKeeper session expired while it started
-        is started again (at most twice), as its supervisor (systemd, Kubernetes) would:
-        Kafka exits then ("Exiting Kafka due to fatal exception during startup ...
+    def supervise(self) -> None:
+        """A broker whose ZooKeeper session expired while it started is started again (at
+        most twice), as its supervisor (systemd, Kubernetes) would: Kafka exits then
+        ("Exiting Kafka due to fatal exception during startup ...
         ZooKeeperClientExpiredException") and does not come back by itself. On a busy
         machine the brokers' 6 s session can run out during start-up."""
-        for node in self.members if nodes is None else nodes:
-            if isinstance(node, KafkaNode) and self._expired_at_startup(node):
+        for node in self.brokers.values():
+            if self._expired_at_startup(node):
                 self.restarted_after_expiry[node.node_id] = (
                     self.restarted_after_expiry.get(node.node_id, 0) + 1
                 )
                 node.start()
-        super().check_alive(nodes)
 
     def _expired_at_startup(self, node: KafkaNode) -> bool:
         if node.running or node.process.returncode != 1:
