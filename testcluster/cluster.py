@@ -552,10 +552,16 @@ class KafkaCluster(ABC):
         paused node for a while after a controller change (its log then says "name=forwarding]
         Disconnecting from node N due to request timeout"); it answers once it has given up on
         that node and asked the new controller. Run the tool with a timeout above 60 s.
+        Metadata at most 3 s old: in KRaft the metadata's "controller" (where the tools send
+        ListPartitionReassignments) is a random unfenced broker, and one taken just before
+        the paused broker was fenced stays the tool's target until its metadata is renewed
+        (the default 5 minutes: "Timed out waiting to send the call").
         """
         config = self.workdir / "fault-tool.properties"
         if not config.exists():
-            config.write_text("request.timeout.ms=5000\ndefault.api.timeout.ms=60000\n")
+            config.write_text(
+                "request.timeout.ms=5000\ndefault.api.timeout.ms=60000\nmetadata.max.age.ms=3000\n"
+            )
         return str(config)
 
     def run_tool(
