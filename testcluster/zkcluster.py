@@ -105,9 +105,10 @@ class ZkKafkaCluster(KafkaCluster):
     def supervise(self) -> None:
         """A broker whose ZooKeeper session expired while it started is started again (at
         most twice), as its supervisor (systemd, Kubernetes) would: Kafka exits then
-        ("Exiting Kafka due to fatal exception during startup ...
-        ZooKeeperClientExpiredException") and does not come back by itself. On a busy
-        machine the brokers' 6 s session can run out during start-up."""
+        ("Exiting Kafka due to fatal exception during startup" with a
+        ZooKeeperClientExpiredException or a KeeperException$SessionExpiredException) and
+        does not come back by itself. On a busy machine the brokers' 6 s session can run
+        out during start-up."""
         for node in self.brokers.values():
             if self._expired_at_startup(node):
                 self.restarted_after_expiry[node.node_id] = (
@@ -121,9 +122,9 @@ class ZkKafkaCluster(KafkaCluster):
         if self.restarted_after_expiry.get(node.node_id, 0) >= 2:
             return False
         tail = node.log_tail(60)
-        return (
-            "fatal exception during startup" in tail and "ZooKeeperClientExpiredException" in tail
-        )
+        # Kafka's own wrapper or ZooKeeper's, depending on the call the expiry hit.
+        expired = "ZooKeeperClientExpiredException" in tail or "SessionExpiredException" in tail
+        return "fatal exception during startup" in tail and expired
 
     def zk_modes(self) -> dict[int, str | None]:
         """Each ZooKeeper node's `srvr` mode; None where it is not serving."""
