@@ -144,7 +144,7 @@ integration-under-load: venv kafka promtool alertmanager chromium deploy-tools i
 
 test: venv kafka promtool alertmanager chromium grafana-validator lint deploy-check image-tools
 	$(BIN)/pytest tests/unit -q
-	$(BIN)/pytest tests/integration -m integration -v
+	$(BIN)/pytest tests/integration -m integration -v --durations=10
 
 # Kill JVMs a crashed test run may have left behind.
 reap: venv
