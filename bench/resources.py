@@ -3,6 +3,7 @@ offsets cycle and its /metrics over HTTP, optionally against another version, in
 
     .venv/bin/python bench/resources.py [--mode kraft|zk] [--partitions 1000] [--groups 100]
         [--seconds 180] [--rounds 1] [--scrape-every 15] [--before DIR] [--heap 1g]
+        [--profile DIR]
 
 Starts a local cluster from the test harness, creates the partitions (topics of 50, RF 2)
 and consumer groups with committed offsets (each on one topic's 50 partitions), then runs
@@ -17,6 +18,10 @@ stage's duration from it.
 docs/performance.md): each round runs both versions one after the other on the same
 cluster, alternating which goes first. Prints the figures docs/performance.md and
 docs/deploy.md quote.
+
+`--profile DIR`: py-spy (`pip install -e '.[bench]'`) samples the daemon's processes during
+the measured window (it runs beside them, so their CPU figures include its ptrace stops),
+writes each run's stacks to DIR and prints, per process, where its samples fell.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import math
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -151,6 +157,52 @@ def sample(pid: int) -> tuple[dict[str, float], dict[str, float], int, float]:
     return rss, cpu, len(procs), pss
 
 
+def profiler(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy on the daemon and its workers for the measured window, as collapsed stacks."""
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("py-spy")),
+            "record", "--pid", str(pid), "--subprocesses", "--duration", str(seconds),
+            "--rate", "50", "--format", "raw", "--output", str(out), "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def where_samples_fell(stacks: Path, top: int = 15) -> None:
+    """Per process: the share of its samples in each function (self), and in each of the
+    daemon's own functions with what they called (inclusive)."""
+    own: dict[str, dict[str, int]] = {}
+    inclusive: dict[str, dict[str, int]] = {}
+    totals: dict[str, int] = {}
+    for line in stacks.read_text().splitlines():
+        frames, _, count = line.rpartition(" ")
+        # py-spy names the process first, a worker's under its parent's.
+        heads = [f for f in frames.split(";") if f.startswith("process ")]
+        # "function (file:line)" -> "function (file)": a function's lines counted together
+        parts = [
+            re.sub(r":\d+\)$", ")", f) for f in frames.split(";") if not f.startswith("process ")
+        ]
+        proc = "worker" if any("admin_worker" in h for h in heads) else "main"
+        if not parts:
+            continue
+        n = int(count)
+        totals[proc] = totals.get(proc, 0) + n
+        leaf = own.setdefault(proc, {})
+        leaf[parts[-1]] = leaf.get(parts[-1], 0) + n
+        ours = inclusive.setdefault(proc, {})
+        for frame in {f for f in parts if "(watchdog/" in f}:
+            ours[frame] = ours.get(frame, 0) + n
+    for proc, total in sorted(totals.items()):
+        print(f"    {proc}: {total} samples")
+        for title, table in (("self", own[proc]), ("inclusive, ours", inclusive[proc])):
+            ranked = sorted(table.items(), key=lambda kv: -kv[1])[:top]
+            print(f"      {title}:")
+            for frame, n in ranked:
+                print(f"        {100 * n / total:5.1f}%  {frame[:150]}")
+
+
 def measure(
     cluster: KafkaCluster,
     mode: str,
@@ -159,6 +211,7 @@ def measure(
     scrape_every: float,
     name: str,
     pythonpath: str | None,
+    profile: Path | None = None,
 ) -> Run:
     entry: dict[str, object] = {"name": "bench", "bootstrap_servers": cluster.bootstrap_servers}
     if mode == "zk":
@@ -174,6 +227,8 @@ def measure(
         ready = time.monotonic() - began
         time.sleep(WARM_UP)
         _, cpu_start, _, _ = sample(daemon.proc.pid)
+        stacks = profile / f"{name}-{workdir.name}.txt" if profile else None
+        spy = profiler(daemon.proc.pid, seconds, stacks) if stacks else None
         start = time.monotonic()
         next_scrape = start
         while time.monotonic() - start < seconds:
@@ -201,6 +256,10 @@ def measure(
         run.cpu_by_role = {r: v - cpu_start.get(r, 0.0) for r, v in cpu_end.items()}
         run.cpu_seconds = sum(run.cpu_by_role.values())
         print(f"  {name}: ready after {ready:.1f} s", flush=True)
+        if spy is not None and stacks is not None:
+            spy.wait(60)
+            if stacks.exists():
+                where_samples_fell(stacks)
     return run
 
 
@@ -214,7 +273,10 @@ def main() -> None:
     parser.add_argument("--scrape-every", type=float, default=15.0)
     parser.add_argument("--before", help="a PYTHONPATH holding another kafka_watchdog")
     parser.add_argument("--heap", default="1g", help="each broker's -Xmx")
+    parser.add_argument("--profile", type=Path, help="py-spy's stacks go here")
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     variants = [("now", None)] + ([("before", args.before)] if args.before else [])
     runs: dict[str, list[Run]] = {name: [] for name, _ in variants}
     with tempfile.TemporaryDirectory(prefix="bench-resources-") as tmp:
@@ -239,7 +301,14 @@ def main() -> None:
                     here.mkdir()
                     print(f"round {r + 1}, {name}, load {os.getloadavg()}", flush=True)
                     run = measure(
-                        cluster, args.mode, here, args.seconds, args.scrape_every, name, path
+                        cluster,
+                        args.mode,
+                        here,
+                        args.seconds,
+                        args.scrape_every,
+                        name,
+                        path,
+                        args.profile,
                     )
                     run.print()
                     runs[name].append(run)
