@@ -79,15 +79,8 @@ def soak(cluster: KafkaCluster, workdir: Path, minutes: float, seed: int) -> int
             if kind.startswith("zookeeper node"):
                 assert isinstance(cluster, ZkKafkaCluster)
                 node = cluster.zookeeper(hit[0])
-                # One ZooKeeper node of three, killed or frozen: the quorum stays and the
-                # Admin path goes on. The watchdog's session, if it was on that node (or on
-                # any, when the node was the leader: every server drops its clients while a
-                # new one is elected), is suspended until it moves: zookeeper_session_lost
-                # (for 0s here) may page for it. A broker's session may expire the same way
-                # on a busy machine: that broker may rightly go and come back.
                 run.note(f"{name}: {hit}")
-                run.explain("zookeeper_session_lost")
-                run.explain_fault(cluster.broker_ids)
+                run.explain_zookeeper_fault()
                 if kind.endswith("killed"):
                     node.kill()
                 else:

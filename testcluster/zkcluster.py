@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from os import PathLike
 
 from testcluster.broker import KafkaNode, replication_config
-from testcluster.cluster import KafkaCluster
+from testcluster.cluster import ClusterError, KafkaCluster
 from testcluster.dist import KafkaDist, zookeeper_dist
 from testcluster.node import Node
 from testcluster.ports import free_ports
@@ -129,6 +129,14 @@ class ZkKafkaCluster(KafkaCluster):
     def zk_modes(self) -> dict[int, str | None]:
         """Each ZooKeeper node's `srvr` mode; None where it is not serving."""
         return {i: z.mode() if z.healthy else None for i, z in self.zookeepers.items()}
+
+    def zk_node(self, mode: str) -> int:
+        """The id of a ZooKeeper node serving in `mode` ("leader", "follower") now."""
+        modes = self.zk_modes()
+        found = next((i for i, m in modes.items() if m == mode), None)
+        if found is None:
+            raise ClusterError(f"no ZooKeeper {mode} serving now: {modes}")
+        return found
 
     def zk_problems(self) -> list[str]:
         modes = self.zk_modes()

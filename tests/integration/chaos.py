@@ -712,6 +712,23 @@ class Chaos:
         for broker in hit:
             self.explained.add(subject({"rule": "broker_gone", "broker": str(broker)}))
 
+    def explain_zookeeper_fault(self) -> None:
+        """One ZooKeeper node of three killed or frozen: the quorum stays and the Admin path
+        goes on. The watchdog's session, if it was on that node (or on any, when the node
+        was the leader: every server drops its clients while a new one is elected), is
+        suspended until it moves: zookeeper_session_lost (with `for: 0s` here) may page. A
+        broker's session may expire the same way on a busy machine: any broker may rightly
+        go and come back."""
+        self.explain("zookeeper_session_lost")
+        self.explain_fault(self.cluster.broker_ids)
+
+    def collected_since(self, moment: float) -> bool:
+        """The watchdog's metadata stage answered after `moment`, as its /metrics says."""
+        last = self.scraper.value(
+            "kafka_watchdog_last_collection_success_timestamp_seconds", stage="metadata"
+        )
+        return (last or 0) > moment
+
     def explain(self, rule: str, **labels: str) -> None:
         self.explained.add(subject({"rule": rule, **labels}))
 

@@ -90,18 +90,14 @@ def test_chaos_zookeeper_mode(zk_run: Chaos) -> None:
     # sessions move (a broker's may even expire on a busy machine: it may rightly go and
     # come back). The Admin API and TopicCommand answer throughout; the watchdog restarted
     # with a frozen server in its connect string must find a live one.
-    zk_leader = next(i for i, m in cluster.zk_modes().items() if m == "leader")
-    run.explain("zookeeper_session_lost")
-    run.explain_fault(cluster.broker_ids)
+    zk_leader = cluster.zk_node("leader")
+    run.explain_zookeeper_fault()
     paused_at = time.time()
 
     def zookeeper_moved_on() -> bool:
         moved = any(m == "leader" for i, m in cluster.zk_modes().items() if i != zk_leader)
         connected = run.scraper.value("kafka_watchdog_zookeeper_session_state", state="CONNECTED")
-        collected = run.scraper.value(
-            "kafka_watchdog_last_collection_success_timestamp_seconds", stage="metadata"
-        )
-        return moved and connected == 1 and (collected or 0) > paused_at
+        return moved and connected == 1 and run.collected_since(paused_at)
 
     fault(
         run,
@@ -113,9 +109,7 @@ def test_chaos_zookeeper_mode(zk_run: Chaos) -> None:
     )
 
     # ZooKeeper: a follower, then the leader as well (the quorum is lost).
-    modes = cluster.zk_modes()
-    leader = next(i for i, m in modes.items() if m == "leader")
-    follower = next(i for i, m in modes.items() if m == "follower")
+    leader, follower = cluster.zk_node("leader"), cluster.zk_node("follower")
     cluster.zookeeper(follower).kill()
     run.note(f"ZooKeeper follower {follower} killed")
     # The watchdog's session moves to a live server if it was on that one: still connected.
@@ -127,11 +121,8 @@ def test_chaos_zookeeper_mode(zk_run: Chaos) -> None:
         # No ZooKeeper session, but a fresh view from the Admin API, after the loss.
         assert run.scraper.value("kafka_watchdog_up", kafka_cluster=run.name) == 1
         wait(
-            lambda: (run.scraper.value(
-                "kafka_watchdog_last_collection_success_timestamp_seconds",
-                stage="metadata") or 0) > lost_at,
-            "a metadata collection after the quorum was lost",
-        )  # fmt: skip
+            lambda: run.collected_since(lost_at), "a metadata collection after the quorum was lost"
+        )
         assert not run.scraper.value("kafka_watchdog_zookeeper_session_state", state="CONNECTED")
 
     fault(

@@ -206,8 +206,7 @@ def test_traffic_counts_acks_and_a_stopped_consumer_leaves_lag(cluster: KafkaClu
 
 
 def test_zookeeper_follower_can_be_stopped_and_started(zk_cluster: ZkKafkaCluster) -> None:
-    modes = zk_cluster.zk_modes()
-    follower = next(i for i, mode in modes.items() if mode == "follower")
+    follower = zk_cluster.zk_node("follower")
     zk_cluster.zookeeper(follower).stop()
     assert zk_cluster.zk_problems() == [f"zookeeper-{follower} not serving"]
     # Two of three still form a quorum: Kafka keeps working, brokers stay registered.
