@@ -105,14 +105,15 @@ def populated_watcher(
     watcher.health = health.with_stage(configs).with_zookeeper_state("CONNECTED")
     for step in range(3):
         cycle = frozen_map({tp: (s, e + step * 100) for tp, (s, e) in offsets.items()})
-        lag = watcher.lag.observe(
+        evaluated = watcher.evaluate_lag(
             frozen_map(group_states),
             cycle,
             now - 20 + step * 10,
             # The first group's coordinator did not answer the last cycle: its lag is carried.
-            unknown_groups=frozen_map({"group-00000": now - 5} if step == 2 else {}),
+            frozen_map({"group-00000": now - 5} if step == 2 else {}),
+            frozen_map(),
         )
-        watcher._look_ahead(lag, cycle, now - 20 + step * 10)
+        watcher.adopt(evaluated)
     # Log dirs: one online dir per broker holding its replicas, and on broker 6 a second dir
     # that failed (KAFKA_STORAGE_ERROR); records a group never read (retention got there first).
     answers: dict[int, BrokerDisks | str] = {}

@@ -21,6 +21,8 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 from kafka_watchdog.app.supervisor import Supervisor
 from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig
@@ -37,6 +39,7 @@ from kafka_watchdog.model.foresight import GroupForesight
 from kafka_watchdog.model.health import ClusterHealth, SourceHealth
 from kafka_watchdog.model.incremental import TopicMemo, changed_topics, same_content
 from kafka_watchdog.model.lag import GroupLag
+from kafka_watchdog.model.lag_history import LagSeries
 from kafka_watchdog.model.parts import AdminView, LogOffsets, Timed, ZkView
 from kafka_watchdog.model.snapshot import Broker, GroupState, TopicState, frozen_map
 from kafka_watchdog.model.state import ClusterBoard, ClusterState
@@ -51,6 +54,16 @@ from kafka_watchdog.sources.zkmirror import ZkMirror
 from kafka_watchdog.sources.zookeeper import ZooKeeperSource
 
 log = logging.getLogger(__name__)
+
+
+class Evaluated(NamedTuple):
+    """One offsets cycle's lag, lag races, foresight and lag history."""
+
+    lag: Mapping[str, GroupLag]
+    races: Mapping[str, int]
+    foresight: Mapping[str, GroupForesight]
+    history: Mapping[str, LagSeries]
+
 
 # While a stage stays broken, repeat its warning this often (the metrics say it every scrape).
 REPEAT_WARNING_AFTER = 300.0
@@ -86,7 +99,14 @@ class ClusterWatcher:
         self.lag = LagTracker(lag.window, lag.min_samples, lag.history_points)
         self.foresight = ForesightTracker(lag.window, lag.caught_up_within)
         self.lag_history = LagHistory()
+        # What the trackers above last evaluated, as published: set together, on the loop,
+        # when an offsets cycle's evaluation (in a thread of its own) is done.
+        self._lag: Mapping[str, GroupLag] = frozen_map()
+        self._lag_races: Mapping[str, int] = frozen_map()
         self._foresight: Mapping[str, GroupForesight] = frozen_map()
+        self._lag_history: Mapping[str, LagSeries] = frozen_map()
+        # One thread: evaluations never overlap, even past a cancelled cycle.
+        self._evaluator: ThreadPoolExecutor | None = None
         # Records deleted before a group read them, (group, topic) -> records.
         self.skipped: collections.Counter[tuple[str, str]] = collections.Counter()
         self._published_skipped: Mapping[tuple[str, str], int] = frozen_map()
@@ -177,8 +197,8 @@ class ClusterWatcher:
         skipped)."""
         by_identity = (
             self.disks,
-            self.lag.latest,
-            self.lag.races,
+            self._lag,
+            self._lag_races,
             self._foresight,
             self._published_skipped,
             self._published_brokers,
@@ -206,15 +226,15 @@ class ClusterWatcher:
                 version=self._version(),
                 events=self._published_events,
                 event_counts=self._published_counts,
-                lag=self.lag.latest,
-                lag_races=self.lag.races,
+                lag=self._lag,
+                lag_races=self._lag_races,
                 known_brokers=self._published_brokers,
                 zookeeper_malformed=self.mirror.malformed_total if self.mirror else 0,
                 unknown=self._unknowns(),
                 events_since=self._started_at,
                 admin_worker_restarts=frozen_map(self.admin.deaths),
                 foresight=self._foresight,
-                lag_history=self.lag_history.latest,
+                lag_history=self._lag_history,
                 records_skipped=self._published_skipped,
                 log_dirs=self.disks,
             )
@@ -379,8 +399,21 @@ class ClusterWatcher:
         self._unknown_partitions = unknown_since(self._unknown_partitions, missing, started)
         now = time.time()
         self._unknown_groups, self._listing_incomplete = unknown_groups, listing_incomplete
-        lag = self.lag.observe(groups, offsets, now, self._unknown_groups, self._unknown_partitions)
-        self._look_ahead(lag, offsets, now)
+        # Lag, foresight and history of every group-partition: about a second of CPU at
+        # 50,000 of them, in a thread so that the loop meanwhile serves scrapes and the
+        # other stages. Published below, with the groups and offsets they were made from.
+        if self._evaluator is None:
+            self._evaluator = ThreadPoolExecutor(1, thread_name_prefix=f"lag-{self.name}")
+        evaluated = await asyncio.get_running_loop().run_in_executor(
+            self._evaluator,
+            self.evaluate_lag,
+            groups,
+            offsets,
+            now,
+            self._unknown_groups,
+            self._unknown_partitions,
+        )
+        self.adopt(evaluated)
         # The offsets are stamped with the time the read began: a cycle that began before a
         # leader change may have read the old leader, and must not pass for a read after it.
         self._update(offsets=Timed(offsets, started), groups=Timed(groups, now))
@@ -415,13 +448,27 @@ class ClusterWatcher:
             merged[tp] = (start, end)
         return merged
 
-    def _look_ahead(self, lag: Mapping[str, GroupLag], offsets: LogOffsets, now: float) -> None:
-        """Lag foresight and the lag history, from the cycle the lag tracker just saw."""
+    def evaluate_lag(
+        self,
+        groups: Mapping[str, GroupState],
+        offsets: LogOffsets,
+        now: float,
+        unknown_groups: Mapping[str, float],
+        unknown_partitions: Mapping[tuple[str, int], float],
+    ) -> Evaluated:
+        """One offsets cycle through the lag tracker, the foresight and the lag history.
+        Runs in the evaluator thread: it touches the trackers, which nothing else uses, and
+        reads only references the loop replaces whole (configs, partition sizes); what it
+        makes is published by `adopt`, on the loop."""
+        lag = self.lag.observe(groups, offsets, now, unknown_groups, unknown_partitions)
         configs = self.view.configs.value if self.view.configs is not None else frozen_map()
-        self._foresight = self.foresight.observe(
+        foresight = self.foresight.observe(
             lag, self.lag.samples, offsets, configs, self._sizes, now
         )
-        self.lag_history.record(lag, now)
+        return Evaluated(lag, self.lag.races, foresight, self.lag_history.record(lag, now))
+
+    def adopt(self, evaluated: Evaluated) -> None:
+        self._lag, self._lag_races, self._foresight, self._lag_history = evaluated
 
     async def _collect_log_dirs(self) -> None:
         """Each registered broker's log dirs; a broker that no longer is registered keeps
