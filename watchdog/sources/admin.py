@@ -343,7 +343,7 @@ class AdminSource:
 
         Groups that are empty or have no members are kept (they still hold offsets and lag).
         ListConsumerGroupOffsets takes one group per request in confluent-kafka, so those
-        requests fan out, bounded by the per-cluster limit.
+        requests fan out, bounded by the per-cluster limit; they run beside DescribeGroups.
 
         A group this call could not answer for (Describe refused by an ACL; its coordinator
         timed out, moved or is loading) is left out and named in a PartialAnswer's `unknown`
@@ -362,19 +362,32 @@ class AdminSource:
         listing_errors = list(listing.errors or [])
         unknown: dict[str, str] = {}
         described: dict[str, Any] = {}
-        if ids:
-            futures = self.client.describe_consumer_groups(ids, **self._timeout_kw)
-            results = await self._all(futures.values(), "DescribeGroups")
-            for group_id, result in zip(futures, results, strict=True):
-                if isinstance(result, BaseException):
-                    unknown[group_id] = _part_reason(result)
-                elif group_id in listed or _enum_name(result.state) not in _GONE:
-                    described[group_id] = result
-                # else: not listed, and its coordinator says it does not exist: gone
+        # DescribeGroups and OffsetFetch side by side (the cycle waits for the slower, not
+        # for both in turn); the offsets of a group that was not described are dropped.
+        fetch_unknown: dict[str, str] = {}
+        fetching = (
+            asyncio.ensure_future(self._group_offsets(ids, fetch_unknown))
+            if with_offsets and ids
+            else None
+        )
+        try:
+            if ids:
+                futures = self.client.describe_consumer_groups(ids, **self._timeout_kw)
+                results = await self._all(futures.values(), "DescribeGroups")
+                for group_id, result in zip(futures, results, strict=True):
+                    if isinstance(result, BaseException):
+                        unknown[group_id] = _part_reason(result)
+                    elif group_id in listed or _enum_name(result.state) not in _GONE:
+                        described[group_id] = result
+                    # else: not listed, and its coordinator says it does not exist: gone
+            offsets = await fetching if fetching is not None else {}
+        finally:
+            if fetching is not None and not fetching.done():
+                fetching.cancel()
         answered = [g for g in ids if g in described]
-        offsets: dict[str, dict[tuple[str, int], int]] = {}
-        if with_offsets and answered:
-            offsets = await self._group_offsets(answered, unknown)
+        for group_id in answered:
+            if group_id in fetch_unknown:
+                unknown[group_id] = fetch_unknown[group_id]
         out = {}
         for group_id in answered:
             if group_id in unknown:
