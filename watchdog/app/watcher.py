@@ -276,6 +276,11 @@ class ClusterWatcher:
         """Close the sources (the loops have stopped), each within `grace` seconds at most."""
         if self._rebuild_handle is not None:
             self._rebuild_handle.cancel()
+        if self._evaluator is not None:
+            # An evaluation under way ends by itself (CPU only, under a second); the
+            # interpreter joins its thread at exit.
+            self._evaluator.shutdown(wait=False, cancel_futures=True)
+            self._evaluator = None
         closing: dict[str, Awaitable[None]] = {
             "Admin API worker": self.admin.close(),
             "quorum client": self.quorum.close(),
