@@ -13,6 +13,7 @@ import pytest
 from bench.synthetic import populated_watcher
 from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.model.snapshot import GroupState
+from kafka_watchdog.sources.errors import PartialAnswer
 
 
 class AnsweringAdmin:
@@ -67,3 +68,32 @@ async def test_the_loop_runs_while_a_cycle_is_evaluated(monkeypatch: pytest.Monk
     assert after.lag is not before and after.lag is watcher.lag.latest
     assert set(after.lag) == set(before)
     assert after.foresight is watcher._foresight and after.lag_history is watcher._lag_history
+
+
+async def test_log_start_and_log_end_each_keep_their_last_known_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two ListOffsets requests: one may go unanswered alone. A restarted watchdog under a
+    # lost KRaft quorum once published a log end without its log start, and the partition's
+    # kafka_watchdog_partition_log_start_offset series vanished from /metrics.
+    watcher = populated_watcher(200, 10)
+    answering(watcher, monkeypatch)
+    await watcher._collect_offsets()
+    admin = watcher.admin
+    assert isinstance(admin, AnsweringAdmin)
+    assert watcher.view.offsets is not None
+    before = watcher.view.offsets.value
+    (no_start, no_end), known = sorted(admin.offsets_answer)[:2], sorted(admin.offsets_answer)[2]
+    admin.offsets_answer[no_start] = (None, 2_000_000)
+    admin.offsets_answer[no_end] = (5, None)
+    admin.offsets_answer[known] = (7, 3_000_000)
+    with pytest.raises(PartialAnswer, match="answered for 199 of 200"):
+        await watcher._collect_offsets()  # published first, then told
+    state = watcher.state
+    assert watcher.view.offsets is not None
+    offsets = watcher.view.offsets.value
+    assert offsets[no_start] == (before[no_start][0], 2_000_000)
+    assert offsets[no_end] == (5, before[no_end][1])
+    assert offsets[known] == (7, 3_000_000)
+    # Lag reads the log end: only the partition without one is unknown.
+    assert no_end in state.unknown.partitions and no_start not in state.unknown.partitions

@@ -442,14 +442,17 @@ class ClusterWatcher:
         """A partition whose offsets could not be read (no live leader to ask, or ListOffsets
         failed) keeps its last known offsets, so that when it comes back (after an unclean
         election, say) the drop is measured against what it last held, not lost in the gap;
-        one never read is (None, None). Partitions of deleted topics are not in `every` and
-        go."""
+        one never read is (None, None). Log start and log end are two ListOffsets requests:
+        either may go unanswered alone, and each keeps its own last known value. Partitions
+        of deleted topics are not in `every` and go."""
         last = self.view.offsets.value if self.view.offsets is not None else {}
         merged: dict[tuple[str, int], tuple[int | None, int | None]] = {}
         for tp in every:
             start, end = fresh.get(tp, (None, None))
-            if end is None and tp in last:
-                start, end = (start if start is not None else last[tp][0]), last[tp][1]
+            if (start is None or end is None) and tp in last:
+                known_start, known_end = last[tp]
+                start = known_start if start is None else start
+                end = known_end if end is None else end
             merged[tp] = (start, end)
         return merged
 
