@@ -17,6 +17,7 @@ and consistent with its own series, rather than waiting for the build.
 from __future__ import annotations
 
 import asyncio
+import functools
 import struct
 import threading
 import time
@@ -212,9 +213,7 @@ class MetricsRenderer:
                 versions, asyncio.ensure_future(self._build_after(before, states, openmetrics))
             )
             self._building[key] = build
-            build.future.add_done_callback(
-                lambda _f, key=key, build=build: self._forget_build(key, build)
-            )
+            build.future.add_done_callback(functools.partial(self._forget_build, key, build))
         if previous_ok and running and body is not None:
             return body
         return await asyncio.shield(build.future)
@@ -229,7 +228,9 @@ class MetricsRenderer:
             await asyncio.wait([before])  # its outcome is its own callers' business
         return await asyncio.to_thread(self._bulk, states, openmetrics)
 
-    def _forget_build(self, key: tuple[bool, tuple[str, ...]], build: _Build) -> None:
+    def _forget_build(
+        self, key: tuple[bool, tuple[str, ...]], build: _Build, _done: asyncio.Future[_Body]
+    ) -> None:
         if self._building.get(key) is build:
             del self._building[key]
         if not build.future.cancelled():
