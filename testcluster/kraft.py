@@ -146,7 +146,8 @@ class KraftCluster(KafkaCluster):
 
     def quorum_status(self) -> dict[str, str]:
         """`MetadataQuorumCommand describe --status` as a dict (LeaderId, LeaderEpoch, ...)."""
-        out = self.run_tool("MetadataQuorumCommand", "describe", "--status", timeout=30)
+        # 90 s: the tool's JVM alone took over 30 s to start and answer at a load of 180.
+        out = self.run_tool("MetadataQuorumCommand", "describe", "--status", timeout=90)
         status = {}
         for line in out.splitlines():
             key, sep, value = line.partition(":")

@@ -116,6 +116,9 @@ class ZkKafkaCluster(KafkaCluster):
                 )
                 node.start()
 
+    def supervisor_restarts(self) -> int:
+        return sum(self.restarted_after_expiry.values())
+
     def _expired_at_startup(self, node: KafkaNode) -> bool:
         if node.running or node.process.returncode != 1:
             return False
