@@ -3,7 +3,7 @@ offsets cycle and its /metrics over HTTP, optionally against another version, in
 
     .venv/bin/python bench/resources.py [--mode kraft|zk] [--partitions 1000] [--groups 100]
         [--seconds 180] [--rounds 1] [--scrape-every 15] [--before DIR] [--heap 1g]
-        [--profile DIR]
+        [--profile DIR] [--gzip]
 
 Starts a local cluster from the test harness, creates the partitions (topics of 50, RF 2)
 and consumer groups with committed offsets (each on one topic's 50 partitions), then runs
@@ -19,6 +19,8 @@ docs/performance.md): each round runs both versions one after the other on the s
 cluster, alternating which goes first. Prints the figures docs/performance.md and
 docs/deploy.md quote.
 
+`--gzip`: the scrapes ask for gzip, as Prometheus does by default.
+
 `--profile DIR`: py-spy (`pip install -e '.[bench]'`) samples the daemon's processes during
 the measured window (it runs beside them, so their CPU figures include its ptrace stops),
 writes each run's stacks to DIR and prints, per process, where its samples fell.
@@ -27,6 +29,7 @@ writes each run's stacks to DIR and prints, per process, where its samples fell.
 from __future__ import annotations
 
 import argparse
+import gzip
 import math
 import os
 import re
@@ -212,6 +215,7 @@ def measure(
     name: str,
     pythonpath: str | None,
     profile: Path | None = None,
+    gzipped: bool = False,
 ) -> Run:
     entry: dict[str, object] = {"name": "bench", "bootstrap_servers": cluster.bootstrap_servers}
     if mode == "zk":
@@ -234,9 +238,14 @@ def measure(
         while time.monotonic() - start < seconds:
             if time.monotonic() >= next_scrape:
                 t = time.perf_counter()
-                with urllib.request.urlopen(daemon.url + "/metrics", timeout=30) as response:
-                    body = response.read().decode()
-                run.scrapes_ms.append((time.perf_counter() - t) * 1000)
+                request = urllib.request.Request(
+                    daemon.url + "/metrics",
+                    headers={"Accept-Encoding": "gzip" if gzipped else "identity"},
+                )
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    raw = response.read()
+                run.scrapes_ms.append((time.perf_counter() - t) * 1000)  # as received
+                body = (gzip.decompress(raw) if gzipped else raw).decode()
                 found = OFFSETS_DURATION.search(body)
                 if found:
                     run.offsets_s.append(float(found.group(1)))
@@ -274,6 +283,7 @@ def main() -> None:
     parser.add_argument("--before", help="a PYTHONPATH holding another kafka_watchdog")
     parser.add_argument("--heap", default="1g", help="each broker's -Xmx")
     parser.add_argument("--profile", type=Path, help="py-spy's stacks go here")
+    parser.add_argument("--gzip", action="store_true", help="scrape with Accept-Encoding: gzip")
     args = parser.parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -309,6 +319,7 @@ def main() -> None:
                         name,
                         path,
                         args.profile,
+                        args.gzip,
                     )
                     run.print()
                     runs[name].append(run)
