@@ -13,6 +13,7 @@ import zlib
 import pytest
 
 from bench.synthetic import populated_watcher
+from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import MetricsConfig
 from kafka_watchdog.model.state import ClusterState
 from kafka_watchdog.sinks.metrics import MetricsRenderer
@@ -76,6 +77,14 @@ def _blocking_builds(
     return started, release
 
 
+async def scraped_once() -> tuple[ClusterWatcher, MetricsRenderer]:
+    """A synthetic cluster's renderer that has served one scrape (its bulk is cached)."""
+    watcher = populated_watcher(200, 10)
+    renderer = MetricsRenderer(watcher.board, MetricsConfig(), process_registry=None)
+    await renderer.scrape()
+    return watcher, renderer
+
+
 async def test_the_loop_runs_while_the_bulk_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
     # The build waits for the event loop to release it: built on the loop, it never would.
     watcher = populated_watcher(200, 10)
@@ -92,9 +101,7 @@ async def test_the_loop_runs_while_the_bulk_is_built(monkeypatch: pytest.MonkeyP
 async def test_a_scrape_during_a_new_versions_build_gets_the_version_before(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    watcher = populated_watcher(200, 10)
-    renderer = MetricsRenderer(watcher.board, MetricsConfig(), process_registry=None)
-    await renderer.scrape()
+    watcher, renderer = await scraped_once()
     state = watcher.state
     key = (False, (state.name,))
     old = renderer._bodies[key]
@@ -124,9 +131,7 @@ async def test_a_scrape_during_a_new_versions_build_gets_the_version_before(
 async def test_without_keep_ready_a_scrape_waits_for_the_new_version(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    watcher = populated_watcher(200, 10)
-    renderer = MetricsRenderer(watcher.board, MetricsConfig(), process_registry=None)
-    await renderer.scrape()
+    watcher, renderer = await scraped_once()
     state = watcher.state
     watcher.board.publish(dataclasses.replace(state, version=state.version + 1))
     await renderer.scrape()
@@ -136,9 +141,7 @@ async def test_without_keep_ready_a_scrape_waits_for_the_new_version(
 async def test_builds_of_one_format_end_in_the_order_they_began(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    watcher = populated_watcher(200, 10)
-    renderer = MetricsRenderer(watcher.board, MetricsConfig(), process_registry=None)
-    await renderer.scrape()
+    watcher, renderer = await scraped_once()
     state = watcher.state
     started, release = _blocking_builds(renderer, monkeypatch)
     watcher.board.publish(dataclasses.replace(state, version=state.version + 1))
