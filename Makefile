@@ -132,19 +132,26 @@ lint: venv
 unit: venv promtool grafana-validator
 	$(BIN)/pytest tests/unit -q
 
+# Two pytest-xdist workers: each session cluster's tests run whole on one of them (the
+# groups in tests/integration/conftest.py), so the ZooKeeper-mode and KRaft halves, which
+# mostly wait on Kafka's own timeouts, overlap. INTEGRATION_WORKERS=0 runs them in one process.
+INTEGRATION_WORKERS ?= 2
+INTEGRATION := $(BIN)/pytest tests/integration -m integration -v --durations=10 \
+	-n $(INTEGRATION_WORKERS) --dist loadgroup
+
 integration: venv kafka promtool alertmanager chromium deploy-tools image-tools
-	$(BIN)/pytest tests/integration -m integration -v
+	$(INTEGRATION)
 
 # The suite must hold on a busy machine (docs/testing.md): a CPU hog on every core meanwhile
 # (--cpu 0: one worker per core; --timeout: it ends even if this recipe is interrupted).
 integration-under-load: venv kafka promtool alertmanager chromium deploy-tools image-tools stress-ng
 	stress-ng --cpu 0 --timeout 90m --quiet & hog=$$!; \
-	$(BIN)/pytest tests/integration -m integration -v --durations=10; rc=$$?; \
+	$(INTEGRATION); rc=$$?; \
 	kill $$hog; exit $$rc
 
 test: venv kafka promtool alertmanager chromium grafana-validator lint deploy-check image-tools
 	$(BIN)/pytest tests/unit -q
-	$(BIN)/pytest tests/integration -m integration -v --durations=10
+	$(INTEGRATION)
 
 # Kill JVMs a crashed test run may have left behind.
 reap: venv

@@ -7,8 +7,11 @@
   ones restarted) and awaited until healthy, so a test may break whatever it likes.
 - `fresh_zk_cluster`, `fresh_kraft_cluster`: a private cluster for one test.
 - A failed test's report carries the log tails of the cluster processes.
-- The terminal summary prints start-up times and the JVMs' peak RSS; with
-  TESTCLUSTER_FIGURES=path they are also written there as JSON.
+- The terminal summary prints start-up times and the JVMs' peak RSS (per pytest-xdist
+  worker, each with its own clusters); with TESTCLUSTER_FIGURES=path they are also written
+  there as JSON, by worker.
+- Under pytest-xdist (`make test`: two workers), each session cluster's tests run on one
+  worker (`worker_group`), so each cluster still starts once per run.
 """
 
 from __future__ import annotations
@@ -32,14 +35,39 @@ HERE = Path(__file__).parent
 _session_clusters: dict[str, KafkaCluster] = {}
 _fresh_clusters: dict[str, KafkaCluster] = {}
 _figures: dict[str, Any] = {"startup_seconds": {}}
+# Under pytest-xdist, the controller's copy of each worker's figures, by worker id.
+_worker_figures: dict[str, dict[str, Any]] = {}
 _began = time.monotonic()
 
 
+# The session clusters, in the order a test that uses several is grouped by.
+SESSION_CLUSTERS = ("zk", "kraft", "secure")
+
+
+def worker_group(item: pytest.Item) -> str:
+    """The pytest-xdist group a test runs in: the first session cluster it uses (directly,
+    through its fixtures, or as the cluster kind it is parametrized with), else its module.
+
+    Each group runs whole on one worker, in collection order: a session cluster starts
+    once per run, not once per worker, and a module's tests that build on each other
+    (test_prometheus_kit's numbered steps) keep their order."""
+    params = getattr(item, "callspec", None)
+    kinds = [str(v) for v in params.params.values()] if params is not None else []
+    for label in SESSION_CLUSTERS:
+        if f"{label}_cluster" in getattr(item, "fixturenames", ()):
+            return label
+        if any(kind == label or kind.startswith(f"{label}-") for kind in kinds):
+            return label
+    return item.path.stem
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Collection hooks see every item of the run, not only this directory's.
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.integration)
+            item.add_marker(pytest.mark.xdist_group(worker_group(item)))
 
 
 def _cluster_pids() -> dict[str, int]:
@@ -163,22 +191,45 @@ def pytest_runtest_makereport(
     return report
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # A pytest-xdist worker hands its figures to the controller, which prints them.
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None and _figures["startup_seconds"]:
+        output["testcluster_figures"] = _figures
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called with workers
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    figures = getattr(node, "workeroutput", {}).get("testcluster_figures")
+    if figures:
+        _worker_figures[node.gateway.id] = figures
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _figures["startup_seconds"]:
+    runs = dict(_worker_figures)
+    if _figures["startup_seconds"]:
+        runs["this process"] = _figures
+    if not runs:
         return
     write = terminalreporter.write_line
     terminalreporter.section("testcluster figures")
-    for label, seconds in _figures["startup_seconds"].items():
-        write(f"{label} cluster: start() to ready in {seconds:.1f}s")
-    if "peak_rss_text" in _figures:
-        write(_figures["peak_rss_text"])
+    for worker, figures in sorted(runs.items()):
+        if len(runs) > 1 or worker != "this process":
+            write(f"-- {worker}")
+        for label, seconds in figures["startup_seconds"].items():
+            write(f"{label} cluster: start() to ready in {seconds:.1f}s")
+        if "peak_rss_text" in figures:
+            write(figures["peak_rss_text"])
     elapsed = round(time.monotonic() - _began, 1)
     write(f"integration session wall time: {elapsed:.1f}s")
     path = os.environ.get("TESTCLUSTER_FIGURES")
     if path:
-        figures = {k: v for k, v in _figures.items() if k != "peak_rss_text"}
-        figures["session_seconds"] = elapsed
-        Path(path).write_text(json.dumps(figures, indent=2) + "\n")
+        out: dict[str, Any] = {
+            worker: {k: v for k, v in figures.items() if k != "peak_rss_text"}
+            for worker, figures in runs.items()
+        }
+        out["session_seconds"] = elapsed
+        Path(path).write_text(json.dumps(out, indent=2) + "\n")
         write(f"figures written to {path}")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,11 +16,13 @@ from typing import Any
 
 import yaml
 
+from testcluster.ports import free_ports
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    # Reserved machine-wide: a pytest-xdist worker beside this one binds ports too.
+    (port,) = free_ports(1)
+    return port
 
 
 class Daemon:

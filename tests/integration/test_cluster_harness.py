@@ -319,3 +319,41 @@ def test_jvms_do_not_outlive_a_killed_python(tmp_path: Path, started_from: str) 
         ).stdout
         assert re.search(r"killed [1-9][0-9]* JVM", out), out
     wait_for(lambda: not _testcluster_jvms(workdir), 15, f"no JVM left in {workdir}")
+
+
+_ASK_PORTS = textwrap.dedent(
+    """
+    import sys
+    from testcluster.ports import free_ports
+
+    print(" ".join(str(p) for p in free_ports(int(sys.argv[1]))), flush=True)
+    sys.stdin.read()  # alive until told: a live process's ports stay its own
+    """
+)
+
+
+def test_ports_are_never_handed_to_two_live_processes(tmp_path: Path) -> None:
+    """pytest-xdist workers start clusters side by side: a port one of them was handed must
+    not be handed to another before (or after) its JVM binds it; a dead one's are forgotten."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TESTCLUSTER_PORTS": str(tmp_path / "ports")}
+    dead_pid = 2**22 + 1  # above the kernel's pid_max: never a live process
+    (tmp_path / "ports").write_text(f"40000 {dead_pid}\nnot a line\n")
+    askers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _ASK_PORTS, "300"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    try:
+        handed = [set(map(int, a.stdout.readline().split())) for a in askers if a.stdout]
+        assert [len(ports) for ports in handed] == [300] * 4
+        assert len(set().union(*handed)) == 1200, "a port was handed to two live processes"
+        registry = (tmp_path / "ports").read_text().splitlines()
+        assert len(registry) == 1200 and not any(line.endswith(f" {dead_pid}") for line in registry)
+    finally:
+        for asker in askers:
+            asker.communicate("", timeout=30)
