@@ -273,11 +273,14 @@ def _run(args: argparse.Namespace) -> int:
     if config is None:
         return 1
     setup_logging(config.log.format, config.log.level)
+    import os
+
     from kafka_watchdog.app.lifecycle import StartupError, serve
+    from kafka_watchdog.sources.malloc import tune_this_process
+
+    tune_this_process(os.environ)  # before any thread: see sources/malloc.py
 
     def reload() -> WatchdogConfig:
-        import os
-
         return load_config(args.config, {**os.environ, **overrides})
 
     try:

@@ -33,6 +33,7 @@ from kafka_watchdog.sources import kafka_errors, worker_deaths
 from kafka_watchdog.sources import worker_protocol as protocol
 from kafka_watchdog.sources.cluster_spec import AdminCluster, ClusterSpec
 from kafka_watchdog.sources.errors import SourceError
+from kafka_watchdog.sources.malloc import child_environment
 
 log = logging.getLogger(__name__)
 # How long a killed worker gets to be reaped when the source closes.
@@ -116,6 +117,7 @@ class IsolatedAdminSource:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=2**20,
+            env=child_environment(os.environ),
         )
         worker = _Worker(proc)
         assert proc.stdin is not None
