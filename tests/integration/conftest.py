@@ -191,18 +191,36 @@ def pytest_runtest_makereport(
     return report
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    # A pytest-xdist worker hands its figures to the controller, which prints them.
-    output = getattr(session.config, "workeroutput", None)
-    if output is not None and _figures["startup_seconds"]:
-        output["testcluster_figures"] = _figures
-
-
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called with workers
 def pytest_testnodedown(node: Any, error: Any) -> None:
     figures = getattr(node, "workeroutput", {}).get("testcluster_figures")
     if figures:
         _worker_figures[node.gateway.id] = figures
+
+
+def clusters_on_several_workers(figures: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Session clusters that more than one worker started: their group was split."""
+    started: dict[str, list[str]] = {}
+    for worker, worker_figures in sorted(figures.items()):
+        for label in worker_figures["startup_seconds"]:
+            if label in SESSION_CLUSTERS:
+                started.setdefault(label, []).append(worker)
+    return {label: workers for label, workers in started.items() if len(workers) > 1}
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        # A pytest-xdist worker hands its figures to the controller, which prints them.
+        if _figures["startup_seconds"]:
+            output["testcluster_figures"] = _figures
+        return
+    # The controller: a group spread over workers costs the suite its time budget silently
+    # (a cluster's start and its tests' order), as pytest 9.2 with pytest-xdist 3.8 did.
+    split = clusters_on_several_workers(_worker_figures)
+    if split:
+        _figures["split_groups"] = split
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -222,6 +240,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             write(figures["peak_rss_text"])
     elapsed = round(time.monotonic() - _began, 1)
     write(f"integration session wall time: {elapsed:.1f}s")
+    for label, workers in _figures.get("split_groups", {}).items():
+        write(
+            f"FAILED: the {label} session cluster started on {' and '.join(workers)}: its "
+            "tests' xdist group was spread over workers (is pytest-xdist's loadgroup working "
+            "with this pytest? pyproject.toml pins pytest below 9.2 for pytest-xdist#1386)",
+            red=True,
+        )
     path = os.environ.get("TESTCLUSTER_FIGURES")
     if path:
         out: dict[str, Any] = {

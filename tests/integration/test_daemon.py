@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from testcluster import KraftCluster
 from tests.integration.daemon import Daemon, free_port
 
 pytestmark = pytest.mark.integration
@@ -34,8 +35,15 @@ def fast(clusters: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_watches_zookeeper_and_kraft_clusters_and_reports_the_unreachable_one(
-    tmp_path: Path, zk_cluster: Any, kraft_cluster: Any
+    tmp_path: Path, zk_cluster: Any
 ) -> None:
+    # A private one-node KRaft cluster beside the session's ZooKeeper-mode one: the session
+    # KRaft cluster lives on the other pytest-xdist worker (conftest.py: worker_group).
+    with KraftCluster(tmp_path / "kraft", nodes=1) as kraft_cluster:
+        _watch_both_and_a_ghost(tmp_path, zk_cluster, kraft_cluster)
+
+
+def _watch_both_and_a_ghost(tmp_path: Path, zk_cluster: Any, kraft_cluster: Any) -> None:
     ghost = f"127.0.0.1:{free_port()}"
     config = fast(
         [
@@ -55,7 +63,7 @@ def test_watches_zookeeper_and_kraft_clusters_and_reports_the_unreachable_one(
             "both real clusters ready",
         )
         state = daemon.clusters()
-        assert state["zk"]["brokers"] == [1, 2, 3] and state["kraft"]["brokers"] == [1, 2, 3]
+        assert state["zk"]["brokers"] == [1, 2, 3] and state["kraft"]["brokers"] == [1]
         assert state["zk"]["zookeeper_session"] == "CONNECTED"
         daemon.wait(
             lambda: daemon.clusters()["ghost"]["stages"]["metadata"]["consecutive_failures"] >= 3,
@@ -109,7 +117,7 @@ def test_watches_zookeeper_and_kraft_clusters_and_reports_the_unreachable_one(
             ),
             "up 1 for the two real clusters and 0 for the unreachable one",
         )
-        assert metric_values(text, "kafka_watchdog_brokers") == {"zk": 3, "kraft": 3}
+        assert metric_values(text, "kafka_watchdog_brokers") == {"zk": 3, "kraft": 1}
 
         # Unreachable is retried, not fatal, and not logged on every attempt.
         assert daemon.log().count("cannot reach cluster 'ghost'") == 1
