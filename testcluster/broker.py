@@ -3,7 +3,7 @@ combined KRaft broker+controller, depending on its properties."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from testcluster.dist import KafkaDist
@@ -91,6 +91,15 @@ class KafkaNode(Node):
             ],
         )
         super().__init__(process.name, directory, process)
+
+    # Called before each start (ZkKafkaCluster: wait until a killed broker's registration
+    # is gone, which Kafka itself requires).
+    before_start: Callable[[KafkaNode], None] | None = None
+
+    def start(self) -> None:
+        if self.before_start is not None:
+            self.before_start(self)
+        super().start()
 
     @property
     def id(self) -> int:

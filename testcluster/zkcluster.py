@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from os import PathLike
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException
+from kazoo.handlers.threading import KazooTimeoutError
 
 from testcluster.broker import KafkaNode, replication_config
 from testcluster.cluster import ClusterError, KafkaCluster
@@ -13,6 +18,9 @@ from testcluster.ports import free_ports
 from testcluster.zookeeper import ZkAddress, ZooKeeperNode
 
 SERVING = ("leader", "follower", "standalone")
+# A killed broker's registration lasts its session (zookeeper.session.timeout.ms below) and
+# ZooKeeper's expiry check: start it anyway after this long (its own error then says why).
+REGISTRATION_GONE_WITHIN = 60.0
 
 
 class ZkKafkaCluster(KafkaCluster):
@@ -88,9 +96,11 @@ class ZkKafkaCluster(KafkaCluster):
                 "zookeeper.connection.timeout.ms": "30000",
                 **self.broker_config,
             }
-            self.brokers[broker_id] = KafkaNode(
+            broker = KafkaNode(
                 broker_id, port, config, dist=dist, workdir=self.workdir, heap=self.broker_heap
             )
+            broker.before_start = self._wait_registration_gone
+            self.brokers[broker_id] = broker
 
     def _start_processes(self, timeout: float) -> None:
         for zk in self.zookeepers.values():
@@ -131,6 +141,28 @@ class ZkKafkaCluster(KafkaCluster):
         # Kafka's own wrapper or ZooKeeper's, depending on the call the expiry hit.
         expired = "ZooKeeperClientExpiredException" in tail or "SessionExpiredException" in tail
         return "fatal exception during startup" in tail and expired
+
+    def _wait_registration_gone(self, node: KafkaNode) -> None:
+        """A SIGKILLed broker's /brokers/ids/<id> lives on until its ZooKeeper session
+        expires (18 s), and a broker started meanwhile exits at once ("node already exists
+        and owner ... does not match current session"). So a broker is started only once no
+        registration of it is left, as an operator restarting it by hand would wait. With
+        no ZooKeeper quorum to ask, it is started at once (it waits for ZooKeeper itself)."""
+        path = f"{self.chroot}/brokers/ids/{node.node_id}"
+        client = KazooClient(hosts=self.zk_hosts, timeout=5.0)
+        try:
+            client.start(timeout=10)
+        except KazooTimeoutError:
+            return
+        try:
+            deadline = time.monotonic() + REGISTRATION_GONE_WITHIN
+            while client.exists(path) is not None and time.monotonic() < deadline:
+                time.sleep(0.2)
+        except KazooException:
+            return
+        finally:
+            client.stop()
+            client.close()
 
     def zk_modes(self) -> dict[int, str | None]:
         """Each ZooKeeper node's `srvr` mode; None where it is not serving."""

@@ -86,6 +86,29 @@ def test_paused_follower_leaves_the_isr_and_rejoins_after_resume(cluster: KafkaC
     cluster.wait_for(lambda: described_isr(cluster, topic) == replicas, 15, "DescribeTopics")
 
 
+def test_a_broker_started_again_right_after_a_kill_comes_back(zk_cluster: ZkKafkaCluster) -> None:
+    """Kafka refuses to start a ZooKeeper-mode broker while the killed one's registration
+    lives on (its 18 s session): the harness waits for it to go, so a heal (or a test)
+    may start a killed broker at once."""
+    victim = zk_cluster.broker(max(zk_cluster.broker_ids))
+    victim.kill()
+    victim.start()
+
+    # Its start-up done (a stale registration would still list it as a broker meanwhile);
+    # wait_for raises at once if it exits instead.
+    def started_again() -> bool:
+        this_start = victim.log_tail(2000).rpartition("==== testcluster: starting")[2]
+        return f"[KafkaServer id={victim.id}] started" in this_start
+
+    zk_cluster.wait_for(
+        started_again,
+        120,
+        f"broker {victim.id} started again",
+    )
+    zk_cluster.wait_healthy(120)
+    assert victim.running
+
+
 def test_killed_leader_is_replaced_and_restarted_broker_catches_up(cluster: KafkaCluster) -> None:
     topic = new_topic(cluster, partitions=3)
     replicas = sorted(cluster.replicas_of(topic, 0))
