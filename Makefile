@@ -132,12 +132,12 @@ lint: venv
 unit: venv promtool grafana-validator
 	$(BIN)/pytest tests/unit -q
 
-# Two pytest-xdist workers: each session cluster's tests run whole on one of them (the
-# groups in tests/integration/conftest.py), so the ZooKeeper-mode and KRaft halves, which
-# mostly wait on Kafka's own timeouts, overlap. INTEGRATION_WORKERS=0 runs them in one process.
-INTEGRATION_WORKERS ?= 2
-INTEGRATION := $(BIN)/pytest tests/integration -m integration -v --durations=10 \
-	-n $(INTEGRATION_WORKERS) --dist loadgroup
+# Two pytest-xdist workers when a core is idle (tools/test_workers.py measures it right before
+# the suite starts), one process on a busy machine: each session cluster's tests run whole on
+# one worker (the groups in tests/integration/conftest.py), so the ZooKeeper-mode and KRaft
+# halves, which mostly wait on Kafka's own timeouts, overlap. INTEGRATION_WORKERS=N chooses.
+INTEGRATION := $(BIN)/pytest tests/integration -m integration -v --durations=10 --dist loadgroup \
+	-n $${INTEGRATION_WORKERS:-$$($(BIN)/python tools/test_workers.py)}
 
 integration: venv kafka promtool alertmanager chromium deploy-tools image-tools
 	$(INTEGRATION)
@@ -145,7 +145,7 @@ integration: venv kafka promtool alertmanager chromium deploy-tools image-tools
 # The suite must hold on a busy machine (docs/testing.md): a CPU hog on every core meanwhile
 # (--cpu 0: one worker per core; --timeout: it ends even if this recipe is interrupted).
 integration-under-load: venv kafka promtool alertmanager chromium deploy-tools image-tools stress-ng
-	stress-ng --cpu 0 --timeout 90m --quiet & hog=$$!; \
+	stress-ng --cpu 0 --timeout 90m --quiet & hog=$$!; sleep 2; \
 	$(INTEGRATION); rc=$$?; \
 	kill $$hog; exit $$rc
 
