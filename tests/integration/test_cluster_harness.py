@@ -88,7 +88,7 @@ def test_paused_follower_leaves_the_isr_and_rejoins_after_resume(cluster: KafkaC
 
 def test_a_broker_started_again_right_after_a_kill_comes_back(zk_cluster: ZkKafkaCluster) -> None:
     """Kafka refuses to start a ZooKeeper-mode broker while the killed one's registration
-    lives on (its 18 s session): the harness waits for it to go, so a heal (or a test)
+    lives on (its session): the harness waits for it to go, so a heal (or a test)
     may start a killed broker at once."""
     victim = zk_cluster.broker(max(zk_cluster.broker_ids))
     victim.kill()
