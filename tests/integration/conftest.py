@@ -1,6 +1,7 @@
 """Real clusters for the integration tests, from the project's own harness (testcluster/).
 
-- `zk_cluster`, `kraft_cluster`: one of each per session, started on first use.
+- `zk_cluster`, `kraft_cluster`: one of each per session, started on first use and stopped
+  once the last test that uses it is done (the tests run grouped by cluster: grouping.py).
 - `secure_cluster`: a KRaft cluster with SASL_SSL (SCRAM-SHA-512) and mTLS listeners and
   ACLs enforced (testcluster/secure.py), one per session for all the security tests.
 - After every test, every started session cluster is healed (paused nodes resumed, dead
@@ -28,6 +29,13 @@ import pytest
 from testcluster import KafkaCluster, KraftCluster, ZkKafkaCluster, reap
 from testcluster.memory import RssPeaks, RssSampler
 from testcluster.secure import SecureKraftCluster
+from tests.integration.grouping import (
+    SESSION_CLUSTERS,
+    by_group,
+    clusters_used,
+    last_users,
+    worker_group,
+)
 from tests.integration.loopback import Receiver
 
 HERE = Path(__file__).parent
@@ -40,34 +48,44 @@ _worker_figures: dict[str, dict[str, Any]] = {}
 _began = time.monotonic()
 
 
-# The session clusters, in the order a test that uses several is grouped by.
-SESSION_CLUSTERS = ("zk", "kraft", "secure")
-
-
-def worker_group(item: pytest.Item) -> str:
-    """The pytest-xdist group a test runs in: the first session cluster it uses (directly,
-    through its fixtures, or as the cluster kind it is parametrized with), else its module.
-
-    Each group runs whole on one worker, in collection order: a session cluster starts
-    once per run, not once per worker, and a module's tests that build on each other
-    (test_prometheus_kit's numbered steps) keep their order."""
-    params = getattr(item, "callspec", None)
-    kinds = [str(v) for v in params.params.values()] if params is not None else []
-    for label in SESSION_CLUSTERS:
-        if f"{label}_cluster" in getattr(item, "fixturenames", ()):
-            return label
-        if any(kind == label or kind.startswith(f"{label}-") for kind in kinds):
-            return label
-    return item.path.stem
-
-
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Collection hooks see every item of the run, not only this directory's.
-    for item in items:
-        if HERE in item.path.parents:
-            item.add_marker(pytest.mark.integration)
-            item.add_marker(pytest.mark.xdist_group(worker_group(item)))
+    ours = [item for item in items if HERE in item.path.parents]
+    for item in ours:
+        item.add_marker(pytest.mark.integration)
+        item.add_marker(pytest.mark.xdist_group(worker_group(item)))
+    if len(ours) == len(items):
+        by_group(items)
+
+
+# For each session cluster, the last test that uses it (computed from the final list of
+# tests, after -k and -m deselection), and the clusters stopped early because of it.
+_last_users: dict[str, str] | None = None
+_stopped_early: set[str] = set()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, None, None]:
+    """Stop a session cluster as soon as the last test that uses it is torn down (its
+    module's fixtures included), rather than at the end of the run: with the tests ordered
+    by group, at most one session cluster's JVMs run at a time in one process."""
+    global _last_users
+    outcome = yield
+    if _last_users is None:
+        _last_users = last_users(item.session.items)
+    for label, nodeid in _last_users.items():
+        if nodeid == item.nodeid and label in _session_clusters:
+            began = time.monotonic()
+            _session_clusters.pop(label).stop()
+            _stopped_early.add(label)
+            print(
+                f"testcluster: {label} cluster stopped after its last test "
+                f"({time.monotonic() - began:.1f}s)"
+            )
+    return outcome
 
 
 def _cluster_pids() -> dict[str, int]:
@@ -102,7 +120,8 @@ def _serve(cluster: C, label: str) -> Iterator[C]:
         yield cluster
     finally:
         _session_clusters.pop(label, None)
-        cluster.stop()
+        if label not in _stopped_early:
+            cluster.stop()
 
 
 @pytest.fixture(scope="session")
@@ -136,6 +155,11 @@ def _heal_clusters_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
     for label, why in _broken.items():
         if f"{label}_cluster" in request.fixturenames:
             pytest.fail(f"the session's {label} cluster is broken: {why}", pytrace=False)
+    for label in clusters_used(request.node):
+        if label in _stopped_early:  # a bug in grouping.py's last_users, never a test's
+            pytest.fail(
+                f"the session's {label} cluster was stopped before this test", pytrace=False
+            )
     yield
     for label, cluster in list(_session_clusters.items()):
         if label in _broken:

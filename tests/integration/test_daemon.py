@@ -38,7 +38,7 @@ def test_watches_zookeeper_and_kraft_clusters_and_reports_the_unreachable_one(
     tmp_path: Path, zk_cluster: Any
 ) -> None:
     # A private one-node KRaft cluster beside the session's ZooKeeper-mode one: the session
-    # KRaft cluster lives on the other pytest-xdist worker (conftest.py: worker_group).
+    # KRaft cluster lives on the other pytest-xdist worker (grouping.py: worker_group).
     with KraftCluster(tmp_path / "kraft", nodes=1) as kraft_cluster:
         _watch_both_and_a_ghost(tmp_path, zk_cluster, kraft_cluster)
 
