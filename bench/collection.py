@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from confluent_kafka import Consumer, TopicPartition
 
+from bench.stats import nearest_rank
 from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import (
     ClusterConfig,
@@ -142,7 +143,7 @@ async def measure(cluster: ZkKafkaCluster, rounds: int, profile: bool = False) -
             for e in list(watcher.events)[before:]
             if e.kind is EventKind.ISR_SHRINK and e.delay is not None
         )
-        p95 = delays[int(len(delays) * 0.95) - 1]
+        p95 = nearest_rank(delays, 0.95)
         print(
             f"ZooKeeper detection delay (znode mtime -> event) over {len(delays)} ISR shrinks: "
             f"p50 {statistics.median(delays) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import datetime
 import json
-import math
 import os
 import re
 import statistics
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.stats import nearest_rank
 
 PER_TOPIC = 50
 
@@ -258,8 +259,7 @@ def one_run(
 
 
 def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]  # nearest rank
+    return nearest_rank(values, 0.95)
 
 
 def main() -> None:

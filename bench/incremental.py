@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.stats import nearest_rank
 from kafka_watchdog.detection.assess import assess
 from kafka_watchdog.detection.diff import Differ
 from kafka_watchdog.model.assemble import assemble
@@ -134,7 +135,7 @@ def main() -> None:
             for _ in range(2):
                 walls = sorted(run(args.partitions, changed, args.rounds, incremental))
                 medians.append(statistics.median(walls))
-                p95s.append(walls[int(len(walls) * 0.95) - 1])
+                p95s.append(nearest_rank(walls, 0.95))
             label = "incremental" if incremental else "full"
             what = "every partition" if changed == args.partitions else f"{changed} partitions"
             print(

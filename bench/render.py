@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.stats import nearest_rank
 from bench.synthetic import populated_watcher
 from kafka_watchdog.config.schema import MetricsConfig
 from kafka_watchdog.detection.assess import assess
@@ -40,7 +41,7 @@ def timed(rounds: int, step: Callable[[], bytes]) -> tuple[float, float, bytes]:
         body = step()
         times.append(time.perf_counter() - began)
     times.sort()
-    p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
+    p95 = nearest_rank(times, 0.95)
     return statistics.median(times) * 1000, p95 * 1000, body
 
 

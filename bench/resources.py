@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import math
 import os
 import re
 import statistics
@@ -47,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psutil
 
 from bench.collection import PER_TOPIC, commit_groups
+from bench.stats import nearest_rank
 from bench.topics import create_topics
 from testcluster import KafkaCluster, KraftCluster, ZkKafkaCluster
 from tests.integration.daemon import Daemon
@@ -99,7 +99,7 @@ class Run:
         )
         if self.scrapes_ms:
             ordered = sorted(self.scrapes_ms)
-            p95 = ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]  # nearest rank
+            p95 = nearest_rank(ordered, 0.95)
             print(
                 f"    GET /metrics over HTTP: p50 {statistics.median(ordered):.0f} ms, "
                 f"p95 {p95:.0f} ms, max {ordered[-1]:.0f} ms over {len(ordered)} scrapes"

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import statistics
 import sys
@@ -39,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiohttp import web
 
+from bench.stats import nearest_rank
 from bench.synthetic import populated_watcher
 from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import MetricsConfig
@@ -85,10 +85,6 @@ class MovingAnswers:
             start, end = self.offsets_then.get(tp, (None, None))
             out[tp] = (start, end + step if end is not None else None)
         return out
-
-
-def nearest_rank(ordered: list[float], q: float) -> float:
-    return ordered[max(0, math.ceil(len(ordered) * q) - 1)]
 
 
 async def measure(args: argparse.Namespace) -> None:

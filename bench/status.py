@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.stats import nearest_rank
 from bench.synthetic import populated_watcher
 from kafka_watchdog.detection.foresight import ForesightTracker
 from kafka_watchdog.detection.lag_history import LagHistory
@@ -40,7 +41,7 @@ def timed(rounds: int, step: Callable[[], object]) -> tuple[float, float]:
         step()
         times.append(time.process_time() - began)
     times.sort()
-    return statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)]
+    return statistics.median(times), nearest_rank(times, 0.95)
 
 
 def main() -> None:
