@@ -62,8 +62,41 @@ def import_cost() -> str:
     bare, loaded, with_quorum = (float(x) for x in out.split())
     return (
         f"interpreter {bare:.0f} MiB; after importing the daemon {loaded:.0f} MiB; "
-        f"with the quorum client (kafka-python) {with_quorum:.0f} MiB"
+        f"with the quorum client (kafka-python) {with_quorum:.0f} MiB\n{import_heap()}"
     )
+
+
+def import_heap() -> str:
+    """What the imports leave on the Python heap, by the package whose code allocated it
+    (tracemalloc, in a fresh interpreter): code objects count as the import machinery's.
+    The rest of the imports' RSS is shared libraries (libssl, pydantic-core, ...)."""
+    code = (
+        "import tracemalloc\n"
+        "tracemalloc.start()\n"
+        "import kafka_watchdog.cli, kafka_watchdog.app.lifecycle, kafka_watchdog.app.watcher\n"
+        "import kafka_watchdog.sinks.metrics\n"
+        "for stat in tracemalloc.take_snapshot().statistics('filename'):\n"
+        "    print(stat.size, stat.traceback[0].filename)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    by: dict[str, int] = {}
+    for line in out.splitlines():
+        size, filename = line.split(" ", 1)
+        if filename.startswith("<frozen importlib"):
+            owner = "the import machinery (code objects, module dicts)"
+        elif "site-packages/" in filename:
+            owner = filename.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+        elif "/kafka_watchdog/" in filename or "/watchdog/" in filename:
+            owner = "kafka_watchdog"
+        else:
+            owner = "the standard library"
+        by[owner] = by.get(owner, 0) + int(size)
+    total = sum(by.values())
+    top = sorted(by.items(), key=lambda kv: -kv[1])[:6]
+    shown = ", ".join(f"{owner} {size / MIB:.1f}" for owner, size in top)
+    return f"  imports' Python heap {total / MIB:.1f} MiB: {shown} MiB"
 
 
 def main() -> None:
@@ -108,7 +141,9 @@ def main() -> None:
             for g, s in groups.items()
         }
         at = now + 10 * (cycle + 1)
-        watcher.lag.observe(frozen_map(groups), frozen_map(offsets), at)
+        # The daemon's own evaluation (lag tracker, foresight, lag history), as its
+        # evaluator thread runs it each offsets cycle, and published the same way.
+        watcher.adopt(watcher.evaluate_lag(frozen_map(groups), frozen_map(offsets), at, {}, {}))
         watcher._update(
             offsets=Timed(frozen_map(offsets), at), groups=Timed(frozen_map(groups), at)
         )
@@ -127,6 +162,8 @@ def main() -> None:
         ("assembly memo (model/incremental.py)", watcher._memo),
         ("Admin API parts (the view the snapshot is assembled from)", watcher.view),
         ("lag tracker (log end histories, commit samples, latest lag)", watcher.lag),
+        ("lag foresight (time to catch up, retention risk)", watcher.foresight),
+        ("lag history (each group's lag over the last hour)", watcher.lag_history),
         ("events kept (last 1,000) and counts", (watcher.events, watcher.event_counts)),
         ("metrics cache (rendered families, bodies, gzip)", renderer.__dict__),
     ]
