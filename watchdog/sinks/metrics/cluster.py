@@ -9,7 +9,7 @@ from kafka_watchdog.model.assessment import HEALTH_FLAGS, Assessment
 from kafka_watchdog.model.events import CONTROLLER_ELECTED, ISR_JOINED, ISR_LEFT, EventKind
 from kafka_watchdog.model.snapshot import ClusterSnapshot
 from kafka_watchdog.model.state import ClusterState
-from kafka_watchdog.sinks.metrics.families import Families, label_set
+from kafka_watchdog.sinks.metrics.families import BLOCK_LINES, Families, label_set
 
 C, T, P = "kafka_cluster", "topic", "partition"
 
@@ -91,6 +91,7 @@ def collect(
         for flag in HEALTH_FLAGS:
             topic_flags[flag].add_metric([name, topic.name], counts[flag])
         totals.update(counts)
+        fams.compact(BLOCK_LINES)
     for flag in HEALTH_FLAGS:
         fams.gauge(f"{flag}_partitions", [C]).add_metric([name], totals[flag])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kafka_watchdog.model.state import ClusterState
-from kafka_watchdog.sinks.metrics.families import Families, Family
+from kafka_watchdog.sinks.metrics.families import BLOCK_LINES, Families, Family
 
 
 def address(host: str, port: int) -> str:
@@ -66,6 +66,7 @@ def collect(fams: Families, states: Sequence[ClusterState], with_cluster_label: 
                 preferred.add_metric(labels, 1.0 if health.preferred_leader else 0.0)
                 replicas.add_metric(labels, len(p.replicas))
                 under.add_metric(labels, 1.0 if health.under_replicated else 0.0)
+            fams.compact(BLOCK_LINES)
         for group_id, group in snap.groups.items():
             c_members.add_metric([group_id, *cl], group.members)
         for group_id, group_lag in state.lag.items():
@@ -79,3 +80,4 @@ def collect(fams: Families, states: Sequence[ClusterState], with_cluster_label: 
                     c_offset.add_metric(labels, lag.committed)
                     if lag.lag is not None:
                         c_lag.add_metric(labels, lag.lag)
+            fams.compact(BLOCK_LINES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kafka_watchdog.config.schema import MetricsConfig
 from kafka_watchdog.model.state import ClusterState
-from kafka_watchdog.sinks.metrics.families import Families
+from kafka_watchdog.sinks.metrics.families import BLOCK_LINES, Families
 
 C, G, T, P, B, D = "kafka_cluster", "group", "topic", "partition", "broker", "log_dir"
 
@@ -27,6 +27,7 @@ def collect(fams: Families, cluster: ClusterState, config: MetricsConfig) -> Non
                     part_risk.add_metric(
                         [name, group_id, p.topic, str(p.partition)], p.retention_seconds
                     )
+        fams.compact(BLOCK_LINES)
     skipped = fams.counter("consumergroup_records_skipped", [C, G, T])
     for (group_id, topic), records in sorted(cluster.records_skipped.items()):
         skipped.add_metric([name, group_id, topic], records)

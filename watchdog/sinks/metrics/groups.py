@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kafka_watchdog.config.schema import MetricsConfig
 from kafka_watchdog.model.state import ClusterState
-from kafka_watchdog.sinks.metrics.families import Families, label_set
+from kafka_watchdog.sinks.metrics.families import BLOCK_LINES, Families, label_set
 
 C, G, T, P = "kafka_cluster", "group", "topic", "partition"
 
@@ -57,3 +57,4 @@ def collect(fams: Families, cluster: ClusterState, config: MetricsConfig) -> Non
                 if p.lag_seconds is not None:
                     seconds.add(labels, p.lag_seconds)
                 pstatus.add(f'{labels},status="{p.status.value}"', 1)
+        fams.compact(BLOCK_LINES)
