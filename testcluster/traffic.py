@@ -201,6 +201,9 @@ class RateConsumer(_Worker):
         # by the time a test stops it, so accounting is per partition.
         self.consumed_by_partition: dict[int, int] = {}
         self.assignment: list[TopicPartition] = []
+        self._ever_assigned = False
+        # Errors librdkafka recovers from by itself while the member settles (`_settling`).
+        self.notices: list[str] = []
         self._pacer = _Pacer(rate)
         self._config: dict[str, Any] = {
             "bootstrap.servers": bootstrap_servers,
@@ -224,7 +227,7 @@ class RateConsumer(_Worker):
             lambda: self.consumed if self.consumed >= count else 0,
             timeout,
             f"{self.group} to consume {count} records (consumed {self.consumed}, "
-            f"errors {self.errors[-3:]})",
+            f"errors {self.errors[-3:]}, notices {self.notices[-3:]})",
         )
 
     def _run(self) -> None:
@@ -236,6 +239,7 @@ class RateConsumer(_Worker):
         try:
             while not self._stop.is_set():
                 self.assignment = consumer.assignment()
+                self._ever_assigned = self._ever_assigned or bool(self.assignment)
                 delay = self._pacer.delay()
                 holding = delay == float("inf")
                 if holding and self.assignment and set(self.assignment) != held:
@@ -252,7 +256,10 @@ class RateConsumer(_Worker):
                 message = consumer.poll(0.1)
                 if message is not None:
                     error = message.error()
-                    if error is not None:
+                    if error is not None and self._settling(error):
+                        self.notices.append(str(error))
+                        del self.notices[:-20]
+                    elif error is not None:
                         self._error(str(error))
                     else:
                         self.consumed += 1
@@ -270,6 +277,14 @@ class RateConsumer(_Worker):
                 self._commit(consumer, asynchronous=False)
         finally:
             consumer.close()
+
+    def _settling(self, error: KafkaError) -> bool:
+        """A subscribed topic that the broker asked does not list yet, before this member
+        ever had partitions: each broker updates its metadata cache on its own, so right
+        after a topic's creation one may not know it for a moment (seen under a CPU hog).
+        librdkafka asks again by itself; this is a notice, not an error. Once the member
+        has had partitions, the same error (the topic deleted) is an error."""
+        return error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART and not self._ever_assigned
 
     def _commit(self, consumer: Consumer, *, asynchronous: bool) -> None:
         try:

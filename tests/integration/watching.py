@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from confluent_kafka import KafkaException
+
 from kafka_watchdog.app.watcher import ClusterWatcher
 from kafka_watchdog.config.schema import ClusterConfig, CollectionConfig, LagConfig, ZooKeeperConfig
 from kafka_watchdog.model.events import Event, EventKind
@@ -28,14 +30,25 @@ def watcher_for(cluster: Any, *, zookeeper: bool, name: str = "it") -> ClusterWa
 async def until(
     predicate: Callable[[], Any], what: str | Callable[[], str], within: float = 60.0
 ) -> Any:
+    """Poll `predicate` until it is truthy. A Kafka client that cannot answer this time (a
+    metadata request timed out mid-fault, beside a CPU hog for over 10 s) means "not known
+    yet", as in testcluster's `wait_for`, and is quoted if the deadline passes; any other
+    exception (an assertion in the predicate) fails at once."""
     deadline = time.monotonic() + within
+    error: str | None = None  # the text only: a kept exception would keep its client alive
     while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
+        try:
+            value = predicate()
+        except KafkaException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        else:
+            if value:
+                return value
+            error = None
         await asyncio.sleep(0.1)
     text = what() if callable(what) else what
-    raise AssertionError(f"timed out after {within:g}s waiting for {text}")
+    unanswered = f"; last error: {error}" if error is not None else ""
+    raise AssertionError(f"timed out after {within:g}s waiting for {text}{unanswered}")
 
 
 def events(
