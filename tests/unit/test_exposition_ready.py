@@ -68,7 +68,7 @@ def _blocking_builds(
     started, release = threading.Event(), threading.Event()
     build = renderer.cluster_families
 
-    def waiting(state: ClusterState) -> Families:
+    def waiting(state: ClusterState) -> list[Families]:
         started.set()
         assert release.wait(30), "the build was never released"
         return build(state)

@@ -23,7 +23,7 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -59,6 +59,21 @@ def _deflate(chunks: Sequence[bytes], final: bool) -> tuple[bytes, int, int]:
         crc, size = zlib.crc32(chunk, crc), size + len(chunk)
     parts.append(packer.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH))
     return b"".join(parts), crc, size
+
+
+@dataclass(frozen=True, eq=False)  # `same`, never ==: that would compare whole maps
+class _Inputs:
+    """What a part of a cluster's bulk was built from."""
+
+    objects: tuple[object, ...]  # compared by identity
+    values: tuple[object, ...] = ()  # compared by equality
+
+    def same(self, other: _Inputs) -> bool:
+        return (
+            len(self.objects) == len(other.objects)
+            and all(a is b for a, b in zip(self.objects, other.objects, strict=True))
+            and self.values == other.values
+        )
 
 
 @dataclass
@@ -112,7 +127,9 @@ class MetricsRenderer:
         self.config = config or MetricsConfig()
         # process_* and python_* of the daemon itself (RSS, CPU, GC), from prometheus_client.
         self.process_registry = process_registry
-        self._per_cluster: dict[str, tuple[int, Families]] = {}
+        # Per cluster: the version last built, and each part with the inputs it was built from.
+        self._per_cluster: dict[str, tuple[int, list[Families]]] = {}
+        self._cluster_parts: dict[tuple[str, str], tuple[_Inputs, Families]] = {}
         self._compat: tuple[tuple[int, ...], Families] | None = None
         self._bodies: OrderedDict[tuple[bool, tuple[str, ...]], _Body] = OrderedDict()
         # When a scrape last asked for OpenMetrics, and for gzip (keep_ready prepares them).
@@ -133,18 +150,54 @@ class MetricsRenderer:
             alerts.collect(fams, self.alerting.value, {s.name for s in states})
         return fams
 
-    def cluster_families(self, state: ClusterState) -> Families:
+    def cluster_families(self, state: ClusterState) -> list[Families]:
+        """A cluster's bulk, in parts. A new version rebuilds only the parts whose inputs
+        changed (objects compared by identity, since the watcher replaces what changed
+        whole; plain values by equality): a version that brought new log dirs rebuilds the
+        disk families, not the 200,000 partition and group lines of a large cluster."""
         cached = self._per_cluster.get(state.name)
         if cached is not None and cached[0] == state.version:
             return cached[1]
-        fams = Families()
-        if state.snapshot is not None and state.assessment is not None:
-            cluster.collect(fams, state, state.snapshot, state.assessment, self.config)
-            groups.collect(fams, state, self.config)
-            foresight.collect(fams, state, self.config)
-        fams.compact()
-        self._per_cluster[state.name] = (state.version, fams)
-        return fams
+        snap, assessment, config = state.snapshot, state.assessment, self.config
+        built: list[Families] = []
+        if snap is None or assessment is None:
+            for key in [k for k in self._cluster_parts if k[0] == state.name]:
+                del self._cluster_parts[key]
+            self._per_cluster[state.name] = (state.version, built)
+            return built
+        plan: list[tuple[str, _Inputs, Callable[[Families], None]]] = [
+            (
+                "cluster",
+                _Inputs(
+                    (snap, assessment, state.known_brokers, state.event_counts),
+                    (state.unknown.controller,),
+                ),
+                lambda f: cluster.collect(f, state, snap, assessment, config),
+            ),
+            (
+                "groups",
+                _Inputs((snap.groups, state.lag, state.lag_races)),
+                lambda f: groups.collect(f, state, config),
+            ),
+            (
+                "foresight",
+                _Inputs((state.foresight, state.records_skipped)),
+                lambda f: foresight.collect(f, state, config),
+            ),
+            ("disks", _Inputs((state.log_dirs,)), lambda f: foresight.collect_disks(f, state)),
+        ]
+        for part, inputs, collect in plan:
+            known = self._cluster_parts.get((state.name, part))
+            if known is not None and known[0].same(inputs):
+                built.append(known[1])
+                continue
+            fams = Families()
+            collect(fams)
+            fams.compact()
+            self._cluster_parts[state.name, part] = (inputs, fams)
+            built.append(fams)
+        self._per_cluster[state.name] = (state.version, built)
+        return built
 
     def compat_families(self, states: Sequence[ClusterState]) -> Families | None:
         if not self.config.kafka_exporter_compat:
@@ -164,7 +217,7 @@ class MetricsRenderer:
     def families(self, states: Sequence[ClusterState], now: float) -> list[Families]:
         """Everything, in exposition order (used by the docs check)."""
         parts = [self.own_families(states, now)]
-        parts += [self.cluster_families(s) for s in states]
+        parts += [part for s in states for part in self.cluster_families(s)]
         extra = self.compat_families(states)
         return parts + ([extra] if extra is not None else [])
 
@@ -178,7 +231,7 @@ class MetricsRenderer:
             if body is not None and body.versions == versions:
                 self._bodies.move_to_end(key)
                 return body
-            parts = [self.cluster_families(s) for s in states]
+            parts = [part for s in states for part in self.cluster_families(s)]
             extra = self.compat_families(states)
             if extra is not None:
                 parts.append(extra)

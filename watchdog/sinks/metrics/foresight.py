@@ -1,5 +1,6 @@
 """Lag foresight and broker disk metrics: time to catch up, retention risk, records deleted
-unread; each broker's log dirs, sizes per topic."""
+unread (`collect`); each broker's log dirs, sizes per topic (`collect_disks`: they come from
+their own loop, so they are built apart)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ def collect(fams: Families, cluster: ClusterState, config: MetricsConfig) -> Non
     for (group_id, topic), records in sorted(cluster.records_skipped.items()):
         skipped.add_metric([name, group_id, topic], records)
 
+
+def collect_disks(fams: Families, cluster: ClusterState) -> None:
+    name = cluster.name
     online = fams.gauge("broker_log_dir_online", [C, B, D])
     size = fams.gauge("broker_log_dir_size_bytes", [C, B, D])
     replicas = fams.gauge("broker_log_dir_partitions", [C, B, D])
