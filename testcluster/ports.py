@@ -13,7 +13,6 @@ from pathlib import Path
 
 import psutil
 
-_handed_out: set[int] = set()
 _lock = threading.Lock()
 # Ports handed out by every process on this machine (pytest-xdist workers, a demo beside a
 # test run), one "port pid" line each: a port between its handing out and its JVM's bind is
@@ -27,9 +26,9 @@ def free_ports(count: int) -> list[int]:
     """`count` distinct ports that were free a moment ago.
 
     All sockets are held open together so the kernel cannot return the same port twice, and
-    ports already handed out are skipped: those of this process (two clusters started one
-    after the other must not collide while the first one's JVMs have not bound their ports
-    yet) and those of every other live process that asked here (see REGISTRY).
+    ports already handed out to a live process are skipped (REGISTRY): this one's (two
+    clusters started one after the other must not collide while the first one's JVMs have
+    not bound their ports yet) and every other's.
     """
     with _lock, _machine_registry() as taken:
         held: list[socket.socket] = []
@@ -40,12 +39,11 @@ def free_ports(count: int) -> list[int]:
                 held.append(sock)
                 sock.bind(("127.0.0.1", 0))
                 port = int(sock.getsockname()[1])
-                if port not in _handed_out and port not in taken:
+                if port not in taken:
                     ports.append(port)
         finally:
             for sock in held:
                 sock.close()
-        _handed_out.update(ports)
         taken.update(dict.fromkeys(ports, os.getpid()))
         return ports
 
