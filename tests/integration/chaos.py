@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from kazoo.client import KazooClient
+from kazoo.recipe.watchers import ChildrenWatch
 from prometheus_client.parser import text_string_to_metric_families
 
 from testcluster import KafkaCluster, RateConsumer
@@ -336,6 +338,46 @@ def group_command(cluster: KafkaCluster, groups: Iterable[str]) -> dict[str, dic
 # -- the run ----------------------------------------------------------------------------------
 
 
+class Dropouts:
+    """Brokers the cluster itself dropped, fault or not: on a ZooKeeper-mode cluster, every
+    broker whose registration (/brokers/ids/<id>) vanished at some moment, as a kazoo
+    child watch in the test process sees it (each change is delivered, in order, however
+    late). Beside a CPU hog, a broker no fault touched can lose its ZooKeeper session and
+    go for a few seconds; the watchdog then rightly tells it, and what it tells is judged
+    against this ground truth, not against the injected faults alone. On KRaft, nothing is
+    watched (registrations do not vanish there)."""
+
+    def __init__(self, cluster: KafkaCluster) -> None:
+        self._lock = threading.Lock()
+        self._registered: set[int] | None = None
+        self._vanished: set[int] = set()
+        self._client: KazooClient | None = None
+        hosts = getattr(cluster, "zk_hosts", None)
+        if hosts is None:
+            return
+        self._client = KazooClient(hosts=f"{hosts}{getattr(cluster, 'chroot', '')}", timeout=10)
+        self._client.start(timeout=30)
+        ChildrenWatch(self._client, "/brokers/ids", self._changed)
+
+    def _changed(self, children: list[str]) -> None:
+        now = {int(c) for c in children if c.isdigit()}
+        with self._lock:
+            if self._registered is not None:
+                self._vanished |= self._registered - now
+            self._registered = now
+
+    def take(self) -> set[int]:
+        """The brokers that vanished since the last call."""
+        with self._lock:
+            vanished, self._vanished = self._vanished, set()
+            return vanished
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.stop()
+            self._client.close()
+
+
 class Chaos:
     """One chaos run on one cluster: its workload, the daemon, the pager and the scraper."""
 
@@ -354,6 +396,7 @@ class Chaos:
         self.consumer: RateConsumer | None = None
         # The allowed incidents: (rule, subject...) that the faults so far explain.
         self.explained: set[tuple[str, ...]] = set()
+        self.dropouts: Dropouts | None = None
         self.log: list[str] = []
 
     # -- set-up and tear-down -----------------------------------------------------------------
@@ -447,6 +490,7 @@ class Chaos:
         """The workload, then the daemon; returns once the stopped groups' alerts fired."""
         began = time.time()
         cluster = self.cluster
+        self.dropouts = Dropouts(cluster)
         # Earlier tests on the session cluster killed and restarted brokers, and a restarted
         # broker leads nothing until the controller's next imbalance check (5 minutes): give
         # every partition, __consumer_offsets' included, back to its preferred leader, so
@@ -519,6 +563,8 @@ class Chaos:
 
     def close(self) -> None:
         self.scraper.stop()
+        if self.dropouts is not None:
+            self.dropouts.close()
         if self.consumer is not None:
             self.consumer.stop()
         if self.daemon is not None:
@@ -623,6 +669,10 @@ class Chaos:
         resolved. With `resolved_by_now`: every incident opened since `since` is resolved,
         except the stopped groups' (their condition holds for good)."""
         problems = []
+        dropped = self.dropouts.take() if self.dropouts is not None else set()
+        if dropped:
+            self.note(f"the cluster dropped broker(s) {sorted(dropped)} by itself")
+            self.explain_fault(dropped)
         for page in self.pager.since(0):
             if subject(page.labels) not in self.explained:
                 problems.append(f"paged without a fault that explains it: {page}")

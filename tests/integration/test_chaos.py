@@ -25,7 +25,14 @@ from pathlib import Path
 import pytest
 
 from testcluster import KafkaCluster, KraftCluster, ZkKafkaCluster
-from tests.integration.chaos import Chaos, coordinator_and_leader, fault, in_parallel, wait
+from tests.integration.chaos import (
+    Chaos,
+    Dropouts,
+    coordinator_and_leader,
+    fault,
+    in_parallel,
+    wait,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -199,3 +206,23 @@ def test_oracles_agree_at_rest(zk_run: Chaos) -> None:
     truth, _ = in_parallel(zk_run.truth, zk_run.check_stopped_groups_still_hold)
     assert all(not t.under_replicated for t in truth.values())
     assert not zk_run.open_incidents()
+
+
+def test_dropouts_are_the_brokers_the_cluster_itself_lost(zk_cluster: ZkKafkaCluster) -> None:
+    """The harness's ground truth for brokers that go without a fault (a ZooKeeper session
+    lost beside a CPU hog): the brokers registered as the watch starts are not dropouts,
+    and a SIGKILLed broker's registration vanishes once its session expires and is named.
+    (Another broker may rightly drop out meanwhile on a busy machine: not asserted.)"""
+    dropouts = Dropouts(zk_cluster)
+    try:
+        assert dropouts.take() == set()
+        victim = zk_cluster.broker_ids[-1]
+        zk_cluster.broker(victim).kill()
+        seen: set[int] = set()
+        wait(
+            lambda: seen.update(dropouts.take()) or victim in seen,
+            lambda: f"broker {victim}'s registration to vanish (seen {sorted(seen)})",
+            60,
+        )
+    finally:
+        dropouts.close()
