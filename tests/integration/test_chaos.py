@@ -208,16 +208,19 @@ def test_oracles_agree_at_rest(zk_run: Chaos) -> None:
     assert not zk_run.open_incidents()
 
 
-def test_dropouts_are_the_brokers_the_cluster_itself_lost(zk_cluster: ZkKafkaCluster) -> None:
+def test_dropouts_are_the_brokers_the_cluster_itself_lost(fresh_zk_cluster: ZkKafkaCluster) -> None:
     """The harness's ground truth for brokers that go without a fault (a ZooKeeper session
     lost beside a CPU hog): the brokers registered as the watch starts are not dropouts,
     and a SIGKILLed broker's registration vanishes once its session expires and is named.
-    (Another broker may rightly drop out meanwhile on a busy machine: not asserted.)"""
-    dropouts = Dropouts(zk_cluster)
+    (Another broker may rightly drop out meanwhile on a busy machine: not asserted.) On a
+    private cluster: in x8 the session cluster's next test met the broker restarted after
+    this kill not following a topic created right after the heal (not yet understood)."""
+    cluster = fresh_zk_cluster
+    dropouts = Dropouts(cluster)
     try:
         assert dropouts.take() == set()
-        victim = zk_cluster.broker_ids[-1]
-        zk_cluster.broker(victim).kill()
+        victim = cluster.broker_ids[-1]
+        cluster.broker(victim).kill()
         seen: set[int] = set()
         wait(
             lambda: seen.update(dropouts.take()) or victim in seen,
