@@ -493,12 +493,14 @@ class KafkaCluster(ABC):
         config: Mapping[str, str] | None = None,
         *,
         timeout: float = 60.0,
-        retry: bool = False,
+        retry: bool = True,
     ) -> None:
         """Create a topic and wait until every partition has a leader and a full ISR.
 
-        With `retry`, errors (a broker whose metadata does not list the others yet says
-        INVALID_REPLICATION_FACTOR) are retried until `timeout`; without, they raise at once.
+        Errors are retried until `timeout`: right after a heal, a controller that does not
+        list a restarted broker yet says INVALID_REPLICATION_FACTOR (x8), and a KRaft quorum
+        still electing after a controller kill says "Timed out waiting for controller" (x6,
+        x9). With `retry=False` they raise at once.
         """
         new = NewTopic(
             name, num_partitions=partitions, replication_factor=rf, config=dict(config or {})
